@@ -1,0 +1,3 @@
+from synthcl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The ``synthcl`` command: one sub-command per module in ``synthcl.commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+User errors (:class:`SynthclError`) print one line and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from synthcl import __version__
+from synthcl.errors import SynthclError
+
+COMMANDS = ("info", "generate", "preview", "pretrain", "finetune", "evaluate", "run", "report",
+            "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synthcl",
+        description="Pre-train a CNN by contrastive learning on synthetic images made from your "
+                    "own few real images, fine-tune it on your labels, and benchmark it.")
+    parser.add_argument("--version", action="version", version=f"synthcl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"synthcl.commands.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except SynthclError as exc:
+        print(f"synthcl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"synthcl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``synthcl`` CLI (see :mod:`synthcl.cli`)."""
