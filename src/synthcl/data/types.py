@@ -51,6 +51,8 @@ class ImageData:
     class_names: tuple[str, ...]
     splits: dict[str, Split]
     split_note: str = "official splits"
+    modality: str = "unknown"          # histology | xray | microscopy | wafer | thermal | retina |
+    #                                    electroluminescence | unknown (picks fine-tuning augmentation)
     extra: dict = field(default_factory=dict)
 
     @property
