@@ -14,7 +14,7 @@ class FinetuneConfig:
     allow_pickle: bool = False
     n: int = 40                        # labelled images: half train, half validation
     # model and its initialisation
-    init: str = "scratch"              # scratch | imagenet:FILE | moco:FILE | synthcl checkpoint/backbone
+    init: str = "scratch"              # scratch | imagenet:FILE | moco:FILE | pre-training run
     arch: str = "resnet18"
     width: int = 64
     small_stem: bool | None = None
@@ -29,6 +29,7 @@ class FinetuneConfig:
     lr: float | None = None            # a single configuration instead of the grid
     batch_size: int | None = None
     augment: str = "auto"              # per-dataset preset, see synthcl.finetune.augment
+    eval_batch_size: int = 512         # images per batch when predicting validation/test
     # run
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"
