@@ -1,39 +1,56 @@
 """Real data in: every supported format loads to one :class:`ImageData` (see ``types``).
 
-PROVISIONAL: only MedMNIST ``.npz`` is wired yet; the other sources are being added.
+``load_dataset(path, format, image_size, allow_pickle, split_seed)`` detects the format from the
+path (``sources.detect``), or takes ``format`` (one of ``FORMATS``), and returns uint8 images
+(n, H, W, C) with int labels, class names and the splits train / val (may be empty) / test.
+Datasets without an official test split get a seeded stratified one (``sources.splits``).
+Decoded image folders are cached on disk (``sources.cache``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import numpy as np
-
+from synthcl.data.cli import add_data_arguments, load_from_args
 from synthcl.data.sampling import BalancedSample, sample_balanced
+from synthcl.data.sources import FORMATS
+from synthcl.data.sources.detect import resolve
+from synthcl.data.sources.options import LoadOptions, parse_image_size
 from synthcl.data.types import SPLITS, ImageData, Split
 from synthcl.errors import SynthclError
 
 __all__ = ["ImageData", "Split", "SPLITS", "BalancedSample", "sample_balanced", "load_dataset",
-           "load_for_config"]
+           "load_for_config", "add_data_arguments", "load_from_args", "FORMATS",
+           "parse_image_size"]
 
 
-def load_dataset(path: str | None = "elpv", format: str | None = None,
+def _check(data: ImageData) -> ImageData:
+    k = data.num_classes
+    if k < 2:
+        raise SynthclError(f"{data.source}: {k} class found ({', '.join(data.class_names)}); "
+                           f"classification needs at least two")
+    for name, split in data.splits.items():
+        if len(split) and (split.labels.min() < 0 or split.labels.max() >= k):
+            raise SynthclError(f"{data.source}: {name} labels range over "
+                               f"{split.labels.min()}..{split.labels.max()}, outside the "
+                               f"{k} classes 0..{k - 1}")
+    return data
+
+
+def load_dataset(path: str | os.PathLike | None = "elpv", format: str | None = None,
                  image_size: str | tuple[int, int] | None = None, allow_pickle: bool = False,
                  split_seed: int = 0) -> ImageData:
-    p = Path(path)
-    if p.suffix != ".npz":
-        raise SynthclError(f"--data {path}: only .npz is supported so far")
-    with np.load(p) as z:
-        splits = {}
-        for name in SPLITS:
-            images = z[f"{name}_images"]
-            if images.ndim == 3:
-                images = images[..., None]
-            splits[name] = Split(images.astype(np.uint8), z[f"{name}_labels"].reshape(-1).astype(np.int64))
-    k = int(max(s.labels.max() for s in splits.values())) + 1
-    return ImageData(p.stem, "medmnist", str(p), tuple(str(i) for i in range(k)), splits)
+    """Load a dataset. ``path``: "elpv"/None (embedded) or a file/folder; ``format``: force one
+    of ``FORMATS``; ``image_size``: "S" or "WxH" (width x height) resizes at load;
+    ``allow_pickle``: needed for WM-811K's pickle; ``split_seed``: seeds the stratified test
+    split of datasets without an official one."""
+    options = LoadOptions(parse_image_size(image_size), bool(allow_pickle), int(split_seed))
+    name, resolved = resolve(path, format, tuple(FORMATS))
+    return _check(FORMATS[name].load(resolved, options))
 
 
 def load_for_config(config) -> ImageData:
     """Load the dataset named by a config's ``data/format/image_size/allow_pickle`` fields."""
-    return load_dataset(config.data, config.format, config.image_size, config.allow_pickle)
+    return load_dataset(getattr(config, "data", "elpv"), getattr(config, "format", None),
+                        getattr(config, "image_size", None), getattr(config, "allow_pickle", False))
+

@@ -17,7 +17,7 @@ from synthcl.errors import SynthclError
 
 @dataclass(frozen=True)
 class BalancedSample:
-    """The N sampled images: ``train`` and ``val`` halves, with their indices in the source split."""
+    """The N sampled images: ``train`` and ``val`` halves and their indices in the source split."""
 
     train: Split
     val: Split
@@ -33,7 +33,8 @@ class BalancedSample:
 
 def sample_balanced(split: Split, n: int, seed: int,
                     class_names: tuple[str, ...] | list[str]) -> BalancedSample:
-    """Choose ``n`` images, ``n / num_classes`` per class, split evenly into train and validation."""
+    """Choose ``n`` images, ``n / num_classes`` per class, half of each for training and half
+    for validation."""
     num_classes = len(class_names)
     if n <= 0:
         raise SynthclError(f"N={n}: the number of labelled images must be positive")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
 class Split:
-    """Images of one split: ``images`` uint8 (n, H, W, C) with C in {1, 3}; ``labels`` int64 (n,)."""
+    """Images of one split: ``images`` uint8 (n, H, W, C), C in {1, 3}; ``labels`` int64 (n,)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -35,6 +38,8 @@ class Split:
 
     def tensor(self) -> torch.Tensor:
         """Images as a uint8 ``(n, C, H, W)`` tensor sharing memory with the array."""
+        import torch
+
         return torch.from_numpy(self.images).permute(0, 3, 1, 2)
 
 
@@ -51,8 +56,9 @@ class ImageData:
     class_names: tuple[str, ...]
     splits: dict[str, Split]
     split_note: str = "official splits"
-    modality: str = "unknown"          # histology | xray | microscopy | wafer | thermal | retina |
-    #                                    electroluminescence | unknown (picks fine-tuning augmentation)
+    # histology | xray | microscopy | wafer | thermal | retina | electroluminescence | unknown
+    # (picks the fine-tuning augmentation; see sources.modality)
+    modality: str = "unknown"
     extra: dict = field(default_factory=dict)
 
     @property
