@@ -8,10 +8,13 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from synthcl.data import load_dataset
 from synthcl.data.sources import cache, images
+from synthcl.data.sources.splits import stratified_test_indices
 from synthcl.errors import SynthclError
 
 
@@ -49,6 +52,20 @@ def test_class_folders_keep_pixels_and_get_a_seeded_stratified_split(tmp_path):
     np.testing.assert_array_equal(again.splits["test"].images, data.splits["test"].images)
     other = load_dataset(tmp_path / "data", split_seed=1)
     assert not np.array_equal(other.splits["test"].images, data.splits["test"].images)
+
+
+@settings(max_examples=50, deadline=None)
+@given(counts=st.lists(st.integers(1, 40), min_size=1, max_size=6), seed=st.integers(0, 999))
+def test_stratified_test_split_rule(counts, seed):
+    labels = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts)), counts))
+    test = stratified_test_indices(labels, seed)
+    assert len(np.unique(test)) == len(test) and np.all(np.diff(test) > 0)
+    for k, n in enumerate(counts):
+        expected = 0 if n == 1 else max(1, int(0.2 * n + 0.5))
+        assert int((labels[test] == k).sum()) == expected
+    np.testing.assert_array_equal(test, stratified_test_indices(labels, seed))
+    if min(counts) >= 10:
+        assert not np.array_equal(test, stratified_test_indices(labels, seed + 1))
 
 
 def test_split_folders_are_official_and_missing_test_is_carved_from_train(tmp_path):

@@ -1,4 +1,4 @@
-"""Image files and arrays to uint8 (n, H, W, C): decoding on a thread pool, resizing.
+"""Image files and arrays to uint8 (n, H, W, C): decoding (threaded for big files), resizing.
 
 Channels: grayscale files stay 1-channel, colour files 3-channel. Palette and CMYK/YCbCr images
 become RGB; transparency is composited onto black; 16-bit grayscale is scaled to 8 bits. A set
@@ -22,9 +22,7 @@ from synthcl.utils.progress import progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-
-
-THREADS_FROM_BYTES = 16_384
+THREADS_FROM_BYTES = 16_384        # mean file size from which decoding uses a thread pool
 
 
 def worker_count() -> int:

@@ -1,11 +1,11 @@
 """Split names, and the seeded stratified split for datasets without an official test split.
 
 The rule (also written into ``ImageData.split_note``): within every class, a seeded random 20%
-of the images (rounded to the nearest whole image, and at least one for a class of two or more)
-goes to ``test`` and the rest to ``train``. No validation split is carved out: the paper's
-protocol takes its validation half from the N sampled training images. When a dataset has an
-official ``val`` split but no ``test``, ``val`` is kept and ``test`` is cut from ``train`` by the
-same rule. The draw is a pure function of ``split_seed`` and the labels.
+of the images (rounded to the nearest whole image, halves up, and at least one for a class of
+two or more) goes to ``test`` and the rest to ``train``. No validation split is carved out:
+the paper's protocol takes its validation half from the N sampled training images. When a
+dataset has an official ``val`` split but no ``test``, ``val`` is kept and ``test`` is cut from
+``train`` by the same rule. The draw is a pure function of ``split_seed`` and the labels.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def stratified_test_indices(labels: np.ndarray, seed: int) -> np.ndarray:
     chosen = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
-        count = int(round(TEST_FRACTION * len(members)))
+        count = int(TEST_FRACTION * len(members) + 0.5)
         if len(members) >= 2:
             count = max(1, count)
         chosen.append(rng.permutation(members)[:count])
