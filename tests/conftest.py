@@ -15,6 +15,18 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 os.environ.setdefault("SYNTHCL_PROGRESS", "0")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep caches (decoded datasets, GPNN sets) out of the user's ~/.cache during tests."""
+    old = os.environ.get("SYNTHCL_CACHE")
+    os.environ["SYNTHCL_CACHE"] = str(tmp_path_factory.mktemp("synthcl-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SYNTHCL_CACHE", None)
+    else:
+        os.environ["SYNTHCL_CACHE"] = old
+
+
 def shared_path(*parts: str) -> Path:
     """Path under ../shared/data, skipping the calling test when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

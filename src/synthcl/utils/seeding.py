@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 _MASK63 = (1 << 63) - 1
 
@@ -17,6 +19,8 @@ def derive_seed(*parts: int | str) -> int:
 
 def make_generator(*parts: int | str) -> torch.Generator:
     """A CPU ``torch.Generator`` seeded with ``derive_seed(*parts)``."""
+    import torch
+
     g = torch.Generator()
     g.manual_seed(derive_seed(*parts))
     return g
