@@ -1,0 +1,324 @@
+"""Run the cells of a spec, resumably, in one process or several, and record them.
+
+Resuming: a cell whose ``done`` record is in the database is skipped (its settings must not have
+changed: a different config hash is an error, use another ``--results`` file); a cell whose exact
+settings were finished by another spec (same config hash) reuses that record (``reused_from``).
+Pre-trainings run with ``resume=True`` in ``RESULTS_DIR/pretrain/<key>/``: a finished one returns
+at once, a killed one continues from its checkpoint. A cell's record is written in one transaction
+once the cell is complete, so a kill loses at most the cells in flight.
+
+Parallel runs (``workers > 1``) use spawned processes, one per GPU when there are GPUs (several
+workers share the GPUs round-robin); only the parent writes the database. Cells that need a
+pre-training not yet finished are never started together: the scheduler holds the second back,
+and a file lock on ``pretrain/<key>.lock`` also guards separate processes (``--cell`` runs on one
+machine or a shared POSIX file system).
+
+The cell executor is a parameter (``executor(cell) -> outcome``), so tests can run the runner
+with a cheap stand-in; the real one is :func:`execute_cell`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from synthcl.errors import SynthclError
+from synthcl.experiments.spec import Cell
+from synthcl.experiments.store import ResultStore, code_version, now, write_cell_file
+from synthcl.utils.progress import progress
+
+Executor = Callable[[Cell], dict[str, Any]]
+
+
+@dataclass
+class RunSummary:
+    done_before: int = 0
+    reused: int = 0
+    ran: int = 0
+    failed: int = 0
+    not_run: int = 0
+
+    def line(self) -> str:
+        return (f"{self.ran} cells ran, {self.done_before} were already done, {self.reused} "
+                f"reused identical finished cells, {self.failed} failed, {self.not_run} not run")
+
+
+# ---------------------------------------------------------------- the real executor
+
+
+@lru_cache(maxsize=2)
+def _load_data(path: str, format: str | None, image_size: str | None, allow_pickle: bool):
+    from synthcl.data import load_dataset
+
+    return load_dataset(path, format, image_size, allow_pickle)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` across processes (POSIX; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the in-run scheduler still keeps pre-trainings apart
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_pretrain(config, data) -> dict[str, Any]:
+    """Pre-train (or resume, or find finished) the backbone of ``config.out``; its summary."""
+    from synthcl.ssl import pretrain
+
+    out = Path(config.out)
+    with _file_lock(out.parent / f"{out.name}.lock"):
+        result = pretrain(config, data)
+    return {"out_dir": str(result.out_dir), "steps": result.steps,
+            "final_loss": result.final_loss, "wall_time_s": result.wall_time_s,
+            "images_per_s": result.images_per_s, "monitor": dict(result.monitor)}
+
+
+def execute_cell(cell: Cell) -> dict[str, Any]:
+    """Pre-train if the method does (shared by key), then the fine-tuning protocol for the seed."""
+    from synthcl.finetune import finetune_seed
+
+    ft = cell.finetune
+    data = _load_data(ft.data, ft.format, ft.image_size, ft.allow_pickle)
+    pretrain_summary = ensure_pretrain(cell.pretrain, data) if cell.pretrain else None
+    metrics = dict(finetune_seed(ft, data, cell.seed))
+    metrics["dataset"] = {"name": data.name, "image_shape": list(data.image_shape),
+                          "classes": list(data.class_names), "split_note": data.split_note,
+                          "test_size": len(data.splits["test"])}
+    return {"metrics": metrics, "pretrain": pretrain_summary}
+
+
+# ---------------------------------------------------------------- records
+
+
+def make_record(cell: Cell, status: str, *, reason: str | None = None,
+                outcome: dict[str, Any] | None = None, started_at: str | None = None,
+                wall_time_s: float | None = None, reused_from: str | None = None) -> dict:
+    outcome = outcome or {}
+    return {"cell_id": cell.id, "spec": cell.spec, "scale": cell.scale, "kind": cell.kind,
+            "dataset": cell.dataset, "dataset_path": cell.dataset_path,
+            "paper_dataset": cell.paper_dataset, "n": cell.n, "method": cell.method,
+            "seed": cell.seed, "sweep": cell.sweep, "status": status, "reason": reason,
+            "metrics": outcome.get("metrics"), "pretrain": outcome.get("pretrain"),
+            "configs": cell.configs(), "config_hash": cell.config_hash,
+            "pretrain_key": cell.pretrain_key, "code_version": code_version(),
+            "started_at": started_at, "finished_at": now(), "wall_time_s": wall_time_s,
+            "reused_from": reused_from, "layout": cell.layout}
+
+
+def run_guarded(executor: Executor, cell: Cell) -> dict[str, Any]:
+    """Run one cell; a failure becomes a ``failed`` record (with its reason), not a crash."""
+    started, t0 = now(), time.perf_counter()
+    try:
+        outcome = executor(cell)
+    except SynthclError as exc:
+        return make_record(cell, "failed", reason=str(exc), started_at=started,
+                           wall_time_s=time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not stop the grid
+        traceback.print_exc(file=sys.stderr)
+        return make_record(cell, "failed", reason=f"{type(exc).__name__}: {exc}",
+                           started_at=started, wall_time_s=time.perf_counter() - t0)
+    return make_record(cell, "done", outcome=outcome, started_at=started,
+                       wall_time_s=time.perf_counter() - t0)
+
+
+def describe(record: dict[str, Any]) -> str:
+    if record["status"] != "done":
+        return f"{record['status']}: {record['reason']}"
+    metrics = record["metrics"] or {}
+    text = f"test acc {100 * metrics.get('accuracy', float('nan')):.1f}%"
+    if "val_accuracy" in metrics:
+        text += f" (val {100 * metrics['val_accuracy']:.1f}%)"
+    return text + f" in {record['wall_time_s'] or 0:.0f} s"
+
+
+# ---------------------------------------------------------------- planning
+
+
+def check_settings_unchanged(cells: list[Cell], store: ResultStore) -> None:
+    changed = []
+    for cell in cells:
+        old = store.get(cell.id)
+        if old and old["status"] == "done" and old["config_hash"] != cell.config_hash:
+            changed.append(cell.id)
+    if changed:
+        raise SynthclError(
+            f"{len(changed)} cell(s) finished in {store.path} with other settings than the spec "
+            f"now gives (e.g. {changed[0]}); use another --results file, or delete those rows")
+
+
+def plan(cells: list[Cell], store: ResultStore) -> dict[str, list[Cell]]:
+    """Cells by what a run would do with them: done, reuse, run, not_run."""
+    check_settings_unchanged(cells, store)
+    groups: dict[str, list[Cell]] = {"done": [], "reuse": [], "run": [], "not_run": []}
+    for cell in cells:
+        old = store.get(cell.id)
+        if old and old["status"] == "done":
+            groups["done"].append(cell)
+        elif cell.not_run:
+            groups["not_run"].append(cell)
+        elif store.done(cell.config_hash):
+            groups["reuse"].append(cell)
+        else:
+            groups["run"].append(cell)
+    return groups
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_cells(cells: list[Cell], store: ResultStore, executor: Executor = execute_cell,
+              workers: int = 1, log: Callable[[str], None] = print) -> RunSummary:
+    """Run every unfinished cell and record it; returns what happened."""
+    imported = store.import_cell_files()
+    if imported:
+        log(f"imported {imported} finished cell result file(s) from {store.results_dir / 'cells'}")
+    groups = plan(cells, store)
+    summary = RunSummary(done_before=len(groups["done"]), not_run=len(groups["not_run"]))
+    for cell in groups["not_run"]:
+        store.put(make_record(cell, "not_run", reason=cell.not_run))
+    for cell in groups["reuse"]:
+        source = store.done(cell.config_hash)
+        store.put(make_record(cell, "done", outcome=source, started_at=now(),
+                              wall_time_s=0.0, reused_from=source["cell_id"]))
+        summary.reused += 1
+    todo = groups["run"]
+    log(f"{len(cells)} cells: {len(todo)} to run ({len({c.pretrain_key for c in todo} - {None})} "
+        f"pre-trainings), {summary.done_before} done, {summary.reused} reused, "
+        f"{summary.not_run} not run")
+    bar = progress(total=len(todo), desc="cells", unit="cell")
+
+    def finish(record: dict[str, Any]) -> None:
+        store.put(record)
+        summary.ran += record["status"] == "done"
+        summary.failed += record["status"] == "failed"
+        bar.update(1)
+        bar.write(f"{record['cell_id']}: {describe(record)}")
+
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for cell in todo:
+                finish(run_guarded(executor, cell))
+        else:
+            _run_parallel(todo, executor, workers, finish)
+    finally:
+        bar.close()
+    return summary
+
+
+def _device_slots(workers: int) -> list[str | None]:
+    """The device each worker uses: GPUs round-robin when there are any, else none forced."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i % gpus}" for i in range(workers)] if gpus else [None] * workers
+
+
+def _run_parallel(todo: list[Cell], executor: Executor, workers: int,
+                  finish: Callable[[dict[str, Any]], None]) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    slots = ctx.Queue()
+    for slot in _device_slots(workers):
+        slots.put(slot)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pending = list(todo)
+    running: dict[Any, Cell] = {}
+    busy_keys: set[str] = set()      # pre-trainings possibly being computed right now
+    ready_keys: set[str] = set()     # pre-trainings finished in this run
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(slots, threads, os.getpid())) as pool:
+        while pending or running:
+            while len(running) < workers:
+                cell = next((c for c in pending if c.pretrain_key is None
+                             or c.pretrain_key in ready_keys
+                             or c.pretrain_key not in busy_keys), None)
+                if cell is None:
+                    break
+                pending.remove(cell)
+                if cell.pretrain_key and cell.pretrain_key not in ready_keys:
+                    busy_keys.add(cell.pretrain_key)
+                running[pool.submit(_worker_run, executor, cell)] = cell
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                cell = running.pop(future)
+                record = future.result()
+                if cell.pretrain_key:
+                    busy_keys.discard(cell.pretrain_key)
+                    if record["status"] == "done":
+                        ready_keys.add(cell.pretrain_key)
+                finish(record)
+
+
+_WORKER_DEVICE: str | None = None
+
+
+def _init_worker(slots, threads: int, parent_pid: int) -> None:
+    global _WORKER_DEVICE
+    import torch
+
+    _WORKER_DEVICE = slots.get()
+    torch.set_num_threads(threads)
+    os.environ["SYNTHCL_PROGRESS"] = "0"     # one bar (the parent's), not one per worker
+
+    def watch_parent() -> None:              # a killed parent must not leave workers behind
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _worker_run(executor: Executor, cell: Cell) -> dict[str, Any]:
+    if _WORKER_DEVICE and cell.finetune.device in ("auto", "cuda"):
+        cell = dataclasses.replace(
+            cell, finetune=dataclasses.replace(cell.finetune, device=_WORKER_DEVICE),
+            pretrain=(dataclasses.replace(cell.pretrain, device=_WORKER_DEVICE)
+                      if cell.pretrain else None))
+    return run_guarded(executor, cell)
+
+
+def run_single(cell: Cell, store: ResultStore, executor: Executor = execute_cell,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """``--cell ID``: run one cell and write ``RESULTS_DIR/cells/<ID>.json`` (not the database,
+    which processes on other machines may not share safely)."""
+    from synthcl.experiments.store import cell_file, read_cell_files
+
+    check_settings_unchanged([cell], store)
+    path = cell_file(store.results_dir, cell.id)
+    old = store.get(cell.id)
+    for record in [old] + [r for r in read_cell_files(store.results_dir)
+                           if r["cell_id"] == cell.id]:
+        if record and record["status"] == "done":
+            if record["config_hash"] != cell.config_hash:
+                raise SynthclError(f"cell {cell.id} finished with other settings ({path}); "
+                                   f"use another --results file or delete it")
+            log(f"{cell.id}: already done ({describe(record)})")
+            return record
+    if cell.not_run:
+        record = make_record(cell, "not_run", reason=cell.not_run)
+    else:
+        record = run_guarded(executor, cell)
+    write_cell_file(store.results_dir, record)
+    log(f"{cell.id}: {describe(record)}; wrote {path}")
+    return record

@@ -1,0 +1,219 @@
+"""The runner with a stand-in cell executor: resuming, kill mid-grid, parallel workers, --cell.
+
+``fake_executor`` sleeps instead of training and logs every start to ``$FAKE_LOG``; it
+"pre-trains" by creating ``pretrain/<key>/done`` and fails loudly if two processes pre-train the
+same key at once. Subprocesses run ``python tests/test_runner.py ARGS`` = the ``synthcl`` CLI with
+this executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthcl.commands import report as report_command
+from synthcl.commands import run as run_command
+from synthcl.experiments.runner import run_cells
+from synthcl.experiments.spec import expand_cells, parse_spec
+from synthcl.experiments.store import ResultStore
+
+HERE = Path(__file__).resolve()
+SPEC = {"name": "tiny", "kind": "table2", "scales": {"mini": {
+    "datasets": {"elpv": {"path": "elpv", "n": [8]}},
+    "methods": ["scratch", "cl-all", "cl-real", "ours:randomcrop"],
+    "seeds": [0, 1, 2],
+    "pretrain": {"steps": 5}}}}
+
+
+def fake_executor(cell):
+    delay = float(os.environ.get("FAKE_DELAY", "0"))
+    with open(os.environ["FAKE_LOG"], "a") as log:
+        log.write(f"{cell.id}\n")
+    if cell.pretrain_key:
+        out = Path(cell.pretrain.out)
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "done").exists():
+            try:
+                (out / "running").touch(exist_ok=False)
+            except FileExistsError:
+                raise RuntimeError(f"pre-training {cell.pretrain_key} started twice") from None
+            time.sleep(float(os.environ.get("FAKE_PRETRAIN_DELAY", delay)))
+            (out / "done").touch()
+            (out / "running").unlink()
+    time.sleep(delay)
+    accuracy = 0.5 + 0.1 * cell.seed + 0.01 * len(cell.method)
+    return {"metrics": {"accuracy": accuracy, "val_accuracy": 0.6, "wall_time_s": delay,
+                        "chosen": {"epoch": 3}},
+            "pretrain": {"wall_time_s": delay, "monitor": {"knn_acc": 0.7,
+                                                           "knn_acc_random": 0.6}}
+            if cell.pretrain_key else None}
+
+
+def write_spec(path: Path, **changes) -> Path:
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["scales"]["mini"].update(changes)
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def cli(args: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(HERE), *args], env=env, capture_output=True,
+                          text=True, **kwargs)
+
+
+@pytest.fixture
+def fake_env(tmp_path, monkeypatch):
+    log = tmp_path / "log.txt"
+    log.touch()
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    env = dict(os.environ, FAKE_LOG=str(log), SYNTHCL_PROGRESS="0",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return env, log
+
+
+def test_run_records_every_cell_once_and_skips_finished(tmp_path, fake_env):
+    _, log = fake_env
+    spec = parse_spec(yaml.safe_load(write_spec(tmp_path / "s.yaml").read_text()), "s.yaml")
+    store = ResultStore(tmp_path / "r" / "db.sqlite")
+    cells = expand_cells(spec, "mini", store.results_dir)
+    summary = run_cells(cells, store, fake_executor, log=lambda s: None)
+    assert summary.ran == 12 and summary.failed == 0
+    assert sorted(log.read_text().split()) == sorted(c.id for c in cells)
+    records = store.records()
+    assert len(records) == 12 and {r["status"] for r in records} == {"done"}
+    record = store.get("tiny.mini.elpv.N8.ours-randomcrop.s1")
+    assert record["configs"]["pretrain"]["seed"] == 1 and record["code_version"]
+    assert record["pretrain_key"] == record["configs"]["pretrain"]["out"].rsplit("/", 1)[-1]
+    again = run_cells(cells, store, fake_executor, log=lambda s: None)
+    assert again.ran == 0 and again.done_before == 12
+    assert len(log.read_text().split()) == 12
+
+
+def test_changed_settings_are_refused_and_identical_cells_reused(tmp_path, fake_env):
+    _, log = fake_env
+    store = ResultStore(tmp_path / "db.sqlite")
+    spec = parse_spec(yaml.safe_load(write_spec(tmp_path / "s.yaml").read_text()), "s.yaml")
+    run_cells(expand_cells(spec, "mini", tmp_path), store, fake_executor, log=lambda s: None)
+    changed = yaml.safe_load(write_spec(tmp_path / "c.yaml", pretrain={"steps": 6}).read_text())
+    with pytest.raises(Exception, match="other settings"):
+        run_cells(expand_cells(parse_spec(changed, "c.yaml"), "mini", tmp_path), store,
+                  fake_executor, log=lambda s: None)
+    renamed = yaml.safe_load(write_spec(tmp_path / "n.yaml").read_text())
+    renamed["name"] = "other"
+    summary = run_cells(expand_cells(parse_spec(renamed, "n.yaml"), "mini", tmp_path), store,
+                        fake_executor, log=lambda s: None)
+    assert summary.reused == 12 and summary.ran == 0
+    assert store.get("other.mini.elpv.N8.scratch.s0")["reused_from"] == \
+        "tiny.mini.elpv.N8.scratch.s0"
+
+
+def test_failed_cell_is_recorded_and_retried(tmp_path, fake_env):
+    store = ResultStore(tmp_path / "db.sqlite")
+    spec = parse_spec(yaml.safe_load(write_spec(tmp_path / "s.yaml", seeds=[0]).read_text()),
+                      "s.yaml")
+    cells = expand_cells(spec, "mini", tmp_path)
+
+    def broken(cell):
+        if cell.method == "cl-real":
+            raise ValueError("boom")
+        return fake_executor(cell)
+
+    summary = run_cells(cells, store, broken, log=lambda s: None)
+    assert summary.failed == 1 and summary.ran == 3
+    assert store.get("tiny.mini.elpv.N8.cl-real.s0")["reason"] == "ValueError: boom"
+    summary = run_cells(cells, store, fake_executor, log=lambda s: None)
+    assert summary.ran == 1 and store.get("tiny.mini.elpv.N8.cl-real.s0")["status"] == "done"
+    assert len(store.records()) == 4
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_loss_or_double_counting(tmp_path, fake_env):
+    env, log = fake_env
+    spec = write_spec(tmp_path / "s.yaml")
+    db = tmp_path / "res" / "r.db"
+    args = ["run", str(spec), "--results", str(db)]
+    proc = subprocess.Popen([sys.executable, str(HERE), *args], start_new_session=True,
+                            env=dict(env, FAKE_DELAY="0.4"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    finished_before: set[str] = set()
+    while time.time() < deadline and len(finished_before) < 4:
+        time.sleep(0.2)
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                finished_before = {r[0] for r in con.execute(
+                    "SELECT cell_id FROM cells WHERE status = 'done'")}
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 4 <= len(finished_before) < 12, "kill the run mid-grid"
+    started_before = len(log.read_text().split())
+    rerun_cells = expand_cells(parse_spec(yaml.safe_load(spec.read_text()), str(spec)), "mini",
+                               db.parent)
+    summary = run_cells(rerun_cells, ResultStore(db), fake_executor, log=lambda s: None)
+    assert summary.done_before == len(finished_before) and summary.failed == 0
+    rerun = log.read_text().split()[started_before:]
+    assert not set(rerun) & finished_before                  # finished cells not recomputed
+    with sqlite3.connect(db) as con:
+        ids = [r[0] for r in con.execute("SELECT cell_id FROM cells WHERE status = 'done'")]
+    assert len(ids) == len(set(ids)) == 12                    # every cell exactly once
+
+
+@pytest.mark.slow
+def test_parallel_workers_never_pretrain_one_key_twice(tmp_path, fake_env, monkeypatch):
+    spec = yaml.safe_load(write_spec(    # 6 cells needing the same pre-training
+        tmp_path / "s.yaml", methods=["cl-all"], seeds=[0, 1],
+        datasets={"elpv": {"path": "elpv", "n": [8, 16, 24]}}).read_text())
+    store = ResultStore(tmp_path / "r.db")
+    cells = expand_cells(parse_spec(spec, "s.yaml"), "mini", tmp_path)
+    monkeypatch.setenv("FAKE_DELAY", "0.1")
+    monkeypatch.setenv("FAKE_PRETRAIN_DELAY", "3")
+    summary = run_cells(cells, store, fake_executor, workers=2, log=lambda s: None)
+    records = store.records()
+    assert summary.ran == 6 and summary.failed == 0, [r["reason"] for r in records]
+    assert len(records) == 6 and all(r["status"] == "done" for r in records)
+
+
+@pytest.mark.slow
+def test_list_cells_then_two_cells_in_separate_processes_merge_in_report(tmp_path, fake_env,
+                                                                        capsys):
+    env, _ = fake_env
+    spec = write_spec(tmp_path / "s.yaml", seeds=[0])
+    db = tmp_path / "res" / "r.db"
+    parser = argparse.ArgumentParser()
+    run_command.add_arguments(parser)
+    assert run_command.run(parser.parse_args([str(spec), "--results", str(db),
+                                              "--list-cells"])) == 0
+    commands = capsys.readouterr().out.split("\n")[:-1]
+    assert len(commands) == 4 and all(" --cell " in c for c in commands)
+    chosen = [c for c in commands if "scratch" in c or "ours-randomcrop" in c]
+    procs = [subprocess.Popen([sys.executable, str(HERE), *c.split()[1:]], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in chosen]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    files = sorted(p.name for p in (db.parent / "cells").glob("*.json"))
+    assert files == ["tiny.mini.elpv.N8.ours-randomcrop.s0.json",
+                     "tiny.mini.elpv.N8.scratch.s0.json"]
+    assert report_command.run(argparse.Namespace(db=str(db), out=str(tmp_path / "rep"),
+                                                 print_=False)) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    ours = 100 * (0.5 + 0.01 * len("ours:randomcrop"))
+    assert f"{ours:.1f}" in text and "Ours (RC)" in text
+    assert json.loads((db.parent / "cells" / files[0]).read_text())["status"] == "done"
+
+
+if __name__ == "__main__":            # synthcl run ..., cells executed by fake_executor
+    parser = argparse.ArgumentParser(prog="synthcl")
+    run_command.add_arguments(parser.add_subparsers().add_parser("run"))
+    sys.exit(run_command.run(parser.parse_args(sys.argv[1:]), executor=fake_executor))
