@@ -1,0 +1,27 @@
+"""``synthcl report DB --out DIR``: report.md (tables like the paper's) and PNG plots."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write report.md (tables like the paper's Tables 2-4) and plots (Figs. 6-8) from results"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("db", nargs="?", default="results/synthcl.db",
+                        help="results database; cells/*.json beside it are merged "
+                             "(default: results/synthcl.db)")
+    parser.add_argument("--out", default="results/report", metavar="DIR",
+                        help="folder for report.md and the PNGs (default: results/report)")
+    parser.add_argument("--print", dest="print_", action="store_true",
+                        help="also print report.md")
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthcl.experiments.report import write_report
+
+    path = write_report(args.db, args.out)
+    if args.print_:
+        print(path.read_text(encoding="utf-8"))
+    print(f"report: {path}")
+    return 0

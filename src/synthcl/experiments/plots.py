@@ -1,0 +1,112 @@
+"""PNG plots like the paper's Figs. 6-8 (matplotlib, headless).
+
+Sweep plots: one panel per dataset (columns) and N (rows); a solid line with the seed standard
+deviation as error bars for each method the sweep affects, and dashed horizontal lines for the two
+strongest methods it does not affect (the paper dashes ImageNet and feature-vis dead leaves; here
+whichever two baselines score highest in that panel). M and D are drawn on log2 axes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthcl.experiments import stats
+
+if TYPE_CHECKING:
+    from synthcl.experiments.report import Group
+
+DASHED_BASELINES = 2
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_sweep(group: Group, name: str, path: Path) -> bool:
+    """Accuracy against the swept value; False (nothing written) when there is nothing to draw."""
+    from synthcl.experiments.report import method_label
+    from synthcl.utils.atomic import atomic_path
+
+    values = (group.layout.get("sweeps") or {}).get(name, [])
+    datasets = list(dict.fromkeys(d for d, _, _ in group.columns))
+    ns_by_dataset = {d: [n for dd, n, _ in group.columns if dd == d] for d in datasets}
+    rows = max(len(v) for v in ns_by_dataset.values())
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, len(datasets), figsize=(4.2 * len(datasets), 3.4 * rows),
+                             squeeze=False)
+    drawn = False
+    for col, dataset in enumerate(datasets):
+        for row in range(rows):
+            ax = axes[row][col]
+            if row >= len(ns_by_dataset[dataset]):
+                ax.axis("off")
+                continue
+            n = ns_by_dataset[dataset][row]
+            baselines = []
+            for method in group.methods:
+                entries = [group.entry(method, dataset, n, {name: v}) for v in values]
+                points = [(v, e.accs) for v, e in zip(values, entries, strict=True) if e.accs]
+                if points:
+                    xs = [v for v, _ in points]
+                    ys = [stats.mean(list(a.values())) for _, a in points]
+                    errs = [stats.std(list(a.values())) or 0.0 for _, a in points]
+                    ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3,
+                                label=method_label(method))
+                    drawn = True
+                else:
+                    mean = group.entry(method, dataset, n).mean
+                    if mean is not None:
+                        baselines.append((mean, method))
+            for mean, method in sorted(baselines, reverse=True)[:DASHED_BASELINES]:
+                ax.axhline(mean, linestyle="--", linewidth=1.2, color="gray" if method ==
+                           "scratch" else None, label=f"{method_label(method)} (no {name.upper()})")
+            if values:
+                ax.set_xscale("log", base=2)
+            ax.set_xticks(values)
+            ax.set_xticklabels([str(v) for v in values])
+            ax.set_title(f"{dataset}, N={n}")
+            ax.set_xlabel(name.upper())
+            ax.set_ylabel("test accuracy [%]")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    if drawn:
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return drawn
+
+
+def plot_optimal_d(points: list[dict[str, Any]], path: Path) -> bool:
+    """The best D of each dataset / N / method against the image side (sqrt(W x H) pixels)."""
+    from synthcl.experiments.report import method_label
+    from synthcl.utils.atomic import atomic_path
+
+    points = [p for p in points if p["image_hw"]]
+    if not points:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for method in dict.fromkeys(p["method"] for p in points):
+        mine = [p for p in points if p["method"] == method]
+        xs = [(p["image_hw"][0] * p["image_hw"][1]) ** 0.5 for p in mine]
+        ax.scatter(xs, [p["d"] for p in mine], label=method_label(method), s=40)
+        for x, p in zip(xs, mine, strict=True):
+            ax.annotate(f"{p['dataset']} N{p['n']}", (x, p["d"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("image side sqrt(W x H) [px]")
+    ax.set_ylabel("optimal D")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return True

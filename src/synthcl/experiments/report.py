@@ -1,0 +1,508 @@
+"""report.md from the results: tables laid out like the paper's Tables 2-4, plots like Figs. 6-8.
+
+For each (spec, scale) in the database (merged with ``cells/*.json``):
+
+- the main table: rows = methods, columns = dataset/N, test accuracy mean ± sample std over seeds
+  [%], the best per column in bold (Table 2: excluding ``cl-all``, as the paper does; Table 3: the
+  better of CL(f_CL+f_S) and Ours per generator; Table 4: a mixture better than each of its parts
+  alone), the paper's number beside ours where the dataset and N match, and cells not run shown
+  with their reason;
+- the paired difference of every method against ``scratch`` on the same seeds (same N images, same
+  halves) with a 95% Student-t confidence interval;
+- per-seed test and validation accuracies with the chosen epoch (a validation half of N/2 images
+  moves in steps of 200/N points, which the tables state rather than hide);
+- the pre-training monitor (kNN probe of pre-trained vs random-init features) and wall times;
+- for sweeps (fig6/fig7/fig8) accuracy against M or D and the optimal D against image size, as
+  tables and PNG plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from synthcl.experiments import paper_numbers, stats
+from synthcl.experiments.store import load_records
+from synthcl.utils.atomic import write_text
+
+BASE_LABELS = {"cl-all": "CL (w/ all)", "scratch": "Scratch", "imagenet": "SL (IN1k)",
+               "cl-real": "CL", "universal": "CL (dead leaves)"}
+GEN_ABBR = {"gpnn": "GP", "patchshuffle": "PS", "randomcrop": "RC"}
+REFERENCE = "cl-all"   # the paper's reference row, excluded from "best"
+
+
+def method_label(method: str) -> str:
+    if method in BASE_LABELS:
+        return BASE_LABELS[method]
+    if method in paper_numbers.PAPER_ROW_LABELS:
+        return paper_numbers.PAPER_ROW_LABELS[method]
+    kind, _, generator = method.partition(":")
+    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
+    short = "+".join(GEN_ABBR.get(p, p) for p in parts)
+    return f"Ours ({short})" if kind == "ours" else f"CL (f_CL+f_S {short})"
+
+
+def accuracy(record: dict) -> float:
+    return 100.0 * float(record["metrics"]["accuracy"])
+
+
+def _fmt(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.1f}" if sign else f"{value:.1f}"
+
+
+@dataclass
+class Entry:
+    """The records of one table cell (one method, column and swept value) over seeds."""
+
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def done(self) -> dict[int, dict]:
+        return {r["seed"]: r for r in self.records if r["status"] == "done"}
+
+    @property
+    def accs(self) -> dict[int, float]:
+        return {s: accuracy(r) for s, r in self.done.items()}
+
+    @property
+    def mean(self) -> float | None:
+        values = list(self.accs.values())
+        return stats.mean(values) if values else None
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted({f"{r['status'].replace('_', ' ')}: {r['reason']}" for r in self.records
+                       if r["status"] != "done"})
+
+
+class Footnotes:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def mark(self, reason: str) -> str:
+        if reason not in self.items:
+            self.items.append(reason)
+        return f"[{self.items.index(reason) + 1}]"
+
+    def render(self) -> list[str]:
+        return [f"[{i}] {text}  " for i, text in enumerate(self.items, 1)]
+
+
+class Group:
+    """The records of one spec at one scale, indexed for the tables."""
+
+    def __init__(self, spec: str, scale: str, records: list[dict]):
+        self.spec, self.scale, self.records = spec, scale, records
+        self.layout = records[-1]["layout"] or {}
+        self.kind = self.layout.get("kind", records[-1]["kind"])
+        self.seeds = self.layout.get("seeds") or sorted({r["seed"] for r in records})
+        self.methods = self.layout.get("methods") or sorted({r["method"] for r in records})
+        self.columns = [(d["name"], n, d.get("paper")) for d in self.layout.get("datasets", [])
+                        for n in d["ns"]]
+        if not self.columns:
+            self.columns = sorted({(r["dataset"], r["n"], r["paper_dataset"]) for r in records})
+        self.entries: dict[tuple, Entry] = defaultdict(Entry)
+        for r in records:
+            self.entries[(r["method"], r["dataset"], r["n"], _sweep_key(r["sweep"]))].records \
+                .append(r)
+
+    def entry(self, method: str, dataset: str, n: int, sweep: dict | None = None) -> Entry:
+        return self.entries.get((method, dataset, n, _sweep_key(sweep or {})), Entry())
+
+    def cell_text(self, entry: Entry, notes: Footnotes, bold: bool = False) -> str:
+        accs = list(entry.accs.values())
+        if not accs:
+            if not entry.reasons:
+                return "—"
+            return entry.reasons[0].split(":")[0] + " " + " ".join(
+                notes.mark(r) for r in entry.reasons)
+        s = stats.std(accs)
+        text = f"{stats.mean(accs):.1f}" + (f" ± {s:.1f}" if s is not None else "")
+        if bold:
+            text = f"**{text}**"
+        if len(accs) < len(self.seeds):
+            text += f" ({len(accs)}/{len(self.seeds)} seeds)"
+        for reason in entry.reasons:
+            text += " " + notes.mark(reason)
+        return text
+
+
+def _sweep_key(sweep: dict) -> str:
+    return json.dumps(sweep or {}, sort_keys=True)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _col_label(dataset: str, n: int) -> str:
+    return f"{dataset} N{n}"
+
+
+# ---------------------------------------------------------------- main tables (Tables 2-4)
+
+
+def _best(group: Group, column: tuple, methods: list[str]) -> set[str]:
+    """Methods to print in bold in one column, by the kind's rule."""
+    dataset, n, _ = column
+    means = {m: group.entry(m, dataset, n).mean for m in methods}
+    means = {m: v for m, v in means.items() if v is not None}
+    if group.kind == "table3":
+        bold = set()
+        for m in means:
+            kind, _, gen = m.partition(":")
+            other = f"{'ours' if kind == 'cl-aug' else 'cl-aug'}:{gen}"
+            if other in means and means[m] > means[other]:
+                bold.add(m)
+        return bold
+    if group.kind == "table4":
+        bold = set()
+        for m, v in means.items():
+            if ":mix:" in m:
+                parts = [f"ours:{p}" for p in m.split(":mix:")[1].split("+")]
+                if all(p in means and v > means[p] for p in parts):
+                    bold.add(m)
+        return bold
+    candidates = {m: v for m, v in means.items() if m != REFERENCE}
+    if not candidates:
+        return set()
+    top = max(candidates.values())
+    return {m for m, v in candidates.items() if v == top}
+
+
+def _paper_columns(group: Group) -> set[tuple]:
+    return {c for c in group.columns
+            if any(paper_numbers.paper_value(group.kind, m, c[2], c[1]) is not None
+                   for m in group.methods)}
+
+
+def main_table(group: Group, notes: Footnotes, methods: list[str] | None = None) -> list[str]:
+    methods = methods or group.methods
+    with_paper = _paper_columns(group)
+    header = ["Method"]
+    for column in group.columns:
+        header.append(_col_label(column[0], column[1]))
+        if column in with_paper:
+            header.append("paper")
+    header.append("Ave.")
+    bold = {c: _best(group, c, methods) for c in group.columns}
+    rows = []
+    for method in methods:
+        row = [method_label(method)]
+        means = []
+        for column in group.columns:
+            entry = group.entry(method, column[0], column[1])
+            row.append(group.cell_text(entry, notes, method in bold[column]))
+            means.append(entry.mean)
+            if column in with_paper:
+                row.append(_fmt(paper_numbers.paper_value(group.kind, method, column[2],
+                                                          column[1])))
+        row.append(_fmt(stats.mean(means)) if means and None not in means else "—")
+        rows.append(row)
+    for ref in paper_numbers.paper_only_rows(group.kind) if with_paper else []:
+        row = [f"*{method_label(ref)} (paper only)*"]
+        for column in group.columns:
+            row.append("")
+            if column in with_paper:
+                row.append(_fmt(paper_numbers.paper_value(group.kind, ref, column[2],
+                                                          column[1])))
+        rows.append(row + [""])
+    return _table(header, rows)
+
+
+def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[str]:
+    """Each method minus scratch on the same seeds: mean difference [95% CI] in points."""
+    if "scratch" not in group.methods:
+        return []
+    rows = []
+    for method in group.methods:
+        if method == "scratch":
+            continue
+        for sweep in sweep_values or [{}]:
+            label = method_label(method) + "".join(f", {k.upper()}={v}" for k, v in sweep.items())
+            row = [label]
+            for dataset, n, _ in group.columns:
+                base = group.entry("scratch", dataset, n).accs
+                accs = group.entry(method, dataset, n, sweep).accs
+                diffs = [accs[s] - base[s] for s in sorted(set(accs) & set(base))]
+                ci = stats.paired_ci(diffs)
+                if ci:
+                    row.append(f"{ci[0]:+.1f} [{ci[1]:+.1f}, {ci[2]:+.1f}]")
+                elif diffs:
+                    row.append(f"{diffs[0]:+.1f} (1 seed)")
+                else:
+                    row.append("—")
+            if any(cell != "—" for cell in row[1:]):
+                rows.append(row)
+    if not rows:
+        return []
+    header = ["Method − Scratch"] + [_col_label(d, n) for d, n, _ in group.columns]
+    return _table(header, rows)
+
+
+def per_seed_tables(group: Group) -> list[str]:
+    lines = []
+    for dataset, n, _ in group.columns:
+        rows = []
+        for (method, ds, nn, sweep_key), entry in sorted(
+                group.entries.items(), key=lambda kv: (_order(group, kv[0][0]), kv[0][3])):
+            if (ds, nn) != (dataset, n) or not entry.done:
+                continue
+            sweep = json.loads(sweep_key)
+            label = method_label(method) + "".join(f", {k.upper()}={v}" for k, v in sweep.items())
+            cells = []
+            for seed in group.seeds:
+                record = entry.done.get(seed)
+                if record is None:
+                    cells.append("—")
+                    continue
+                metrics = record["metrics"]
+                text = f"{accuracy(record):.1f}"
+                if "val_accuracy" in metrics:
+                    text += f" (val {100 * metrics['val_accuracy']:.1f}"
+                    epoch = (metrics.get("chosen") or {}).get("epoch")
+                    text += f", ep {epoch})" if epoch is not None else ")"
+                cells.append(text)
+            rows.append([label] + cells)
+        if rows:
+            lines += [f"**{_col_label(dataset, n)}** (validation half: {n // 2} images, so "
+                      f"validation accuracy moves in steps of {200 / n:.1f} points)", ""]
+            lines += _table(["Method"] + [f"seed {s}" for s in group.seeds], rows) + [""]
+    return lines
+
+
+def _order(group: Group, method: str) -> int:
+    return group.methods.index(method) if method in group.methods else len(group.methods)
+
+
+def monitor_table(group: Group) -> list[str]:
+    """kNN probe accuracy of the pre-trained features against random-init ones, mean over seeds."""
+    rows = []
+    for method in group.methods:
+        row, seen = [method_label(method)], False
+        for dataset, n, _ in group.columns:
+            pairs = [((r["pretrain"] or {}).get("monitor") or {}) for r in group.records
+                     if r["method"] == method
+                     and (r["dataset"], r["n"]) == (dataset, n) and r["status"] == "done"]
+            pairs = [p for p in pairs if "knn_acc" in p and "knn_acc_random" in p]
+            if pairs:
+                seen = True
+                trained = stats.mean([100 * p["knn_acc"] for p in pairs])
+                random = stats.mean([100 * p["knn_acc_random"] for p in pairs])
+                row.append(f"{trained:.1f} vs {random:.1f}")
+            else:
+                row.append("—")
+        if seen:
+            rows.append(row)
+    if not rows:
+        return []
+    return _table(["Method (kNN: pre-trained vs random init)"]
+                  + [_col_label(d, n) for d, n, _ in group.columns], rows)
+
+
+def wall_table(group: Group) -> list[str]:
+    rows = []
+    for method in group.methods:
+        row, seen = [method_label(method)], False
+        for dataset, n, _ in group.columns:
+            done = [r for r in group.records if r["method"] == method and r["dataset"] == dataset
+                    and r["n"] == n and r["status"] == "done"]
+            if not done:
+                row.append("—")
+                continue
+            seen = True
+            pre = [r["pretrain"]["wall_time_s"] for r in done if r.get("pretrain")]
+            ft = [r["metrics"].get("wall_time_s", 0.0) for r in done]
+            text = f"ft {stats.mean(ft) / 60:.1f}"
+            if pre:
+                text = f"pre {stats.mean(pre) / 60:.1f} + " + text
+            row.append(text)
+        if seen:
+            rows.append(row)
+    if not rows:
+        return []
+    return _table(["Method (minutes per cell)"] + [_col_label(d, n) for d, n, _ in group.columns],
+                  rows)
+
+
+# ---------------------------------------------------------------- sweeps (Figs. 6-8)
+
+
+def sweep_name(group: Group) -> str | None:
+    sweeps = group.layout.get("sweeps") or {}
+    return next(iter(sweeps), None)
+
+
+def sweep_tables(group: Group, notes: Footnotes) -> list[str]:
+    name = sweep_name(group)
+    values = (group.layout.get("sweeps") or {}).get(name, [])
+    lines = []
+    for dataset, n, _ in group.columns:
+        rows = []
+        for method in group.methods:
+            swept = [group.entry(method, dataset, n, {name: v}) for v in values]
+            if any(e.records for e in swept):
+                rows.append([method_label(method)] + [group.cell_text(e, notes) for e in swept]
+                            + [""])
+            else:
+                rows.append([method_label(method)] + [""] * len(values)
+                            + [group.cell_text(group.entry(method, dataset, n), notes)])
+        lines += [f"**{_col_label(dataset, n)}**", ""]
+        lines += _table(["Method"] + [f"{name.upper()}={v}" for v in values] + ["no sweep"],
+                        rows) + [""]
+    return lines
+
+
+def optimal_d(group: Group) -> list[dict[str, Any]]:
+    """Per dataset, N and swept method: the D with the best mean accuracy, and the image size."""
+    points = []
+    values = (group.layout.get("sweeps") or {}).get("d", [])
+    for dataset, n, _ in group.columns:
+        for method in group.methods:
+            means = {d: group.entry(method, dataset, n, {"d": d}).mean for d in values}
+            means = {d: v for d, v in means.items() if v is not None}
+            if not means:
+                continue
+            best = max(means, key=lambda d: means[d])
+            shapes = [r["metrics"].get("dataset", {}).get("image_shape") for r in group.records
+                      if r["dataset"] == dataset and r["status"] == "done"]
+            shape = next((s for s in shapes if s), None)
+            points.append({"dataset": dataset, "n": n, "method": method, "d": best,
+                           "accuracy": means[best], "means": means,
+                           "image_hw": tuple(shape[:2]) if shape else None})
+    return points
+
+
+def optimal_d_table(points: list[dict[str, Any]]) -> list[str]:
+    rows = [[_col_label(p["dataset"], p["n"]), method_label(p["method"]),
+             f"{p['image_hw'][1]}x{p['image_hw'][0]}" if p["image_hw"] else "?", str(p["d"]),
+             f"{p['accuracy']:.1f}",
+             ", ".join(f"D={d}: {v:.1f}" for d, v in sorted(p["means"].items()))]
+            for p in points]
+    return _table(["Dataset", "Method", "image W x H", "optimal D", "accuracy",
+                   "mean accuracy by D"], rows) if rows else []
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _group_header(group: Group) -> list[str]:
+    done = [r for r in group.records if r["status"] == "done"]
+    counts = defaultdict(int)
+    for r in group.records:
+        counts[r["status"]] += 1
+    lines = [f"## {group.spec} — scale `{group.scale}`", ""]
+    if group.layout.get("description"):
+        lines += [group.layout["description"], ""]
+    if group.layout.get("scale_description"):
+        lines += [f"*Scale `{group.scale}`:* {group.layout['scale_description']}", ""]
+    started = [r["started_at"] for r in done if r.get("started_at")]
+    finished = [r["finished_at"] for r in done if r.get("finished_at")]
+    compute = sum(r["wall_time_s"] or 0.0 for r in done)
+    status = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+    lines.append(f"Cells: {status} (seeds {', '.join(map(str, group.seeds))}); "
+                 f"compute {compute / 60:.1f} min summed over cells"
+                 + (f", first start {min(started)}, last finish {max(finished)}"
+                    if started and finished else "") + ".")
+    versions = sorted({r["code_version"] for r in done if r.get("code_version")})
+    if versions:
+        lines.append(f"Code: {', '.join(versions)}.")
+    return lines + [""]
+
+
+def render_group(group: Group, out_dir: Path) -> list[str]:
+    from synthcl.experiments import plots
+
+    notes = Footnotes()
+    lines = _group_header(group)
+    name = sweep_name(group)
+    if name is None:
+        lines += ["### Test accuracy [%] (mean ± std over seeds)", ""]
+        lines += main_table(group, notes)
+        lines += ["", _bold_rule(group.kind), "", _legend(group.methods), ""]
+    else:
+        lines += [f"### Test accuracy [%] against {name.upper()} (mean ± std over seeds)", ""]
+        lines += sweep_tables(group, notes)
+        image = f"{group.spec}-{group.scale}-{name}.png"
+        if plots.plot_sweep(group, name, out_dir / image):
+            lines += [f"![accuracy against {name.upper()}]({image})", ""]
+        if group.kind == "fig8" and name == "d":
+            points = optimal_d(group)
+            lines += ["### Optimal D against image size", ""] + optimal_d_table(points) + [""]
+            image = f"{group.spec}-{group.scale}-optimal-d.png"
+            if plots.plot_optimal_d(points, out_dir / image):
+                lines += [f"![optimal D against image size]({image})", ""]
+    if notes.items:
+        lines += ["Not run / failed:  "] + notes.render() + [""]
+    sweep_values = [{name: v} for v in (group.layout.get("sweeps") or {}).get(name, [])] \
+        if name else None
+    paired = paired_table(group, sweep_values)
+    if paired:
+        lines += ["### Paired difference against scratch [points]", "",
+                  "Same seed = same N images and train/validation halves for every method; "
+                  "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
+                  "is no evidence of a difference.", ""] + paired + [""]
+    for title, table in (("Pre-training monitor: kNN probe accuracy [%] on the N labelled "
+                          "images (train half vs validation half), mean over seeds",
+                          monitor_table(group)),
+                         ("Wall time (mean per cell; a pre-training shared by several cells is "
+                          "counted in each)", wall_table(group))):
+        if table:
+            lines += [f"### {title}", ""] + table + [""]
+    seeds = per_seed_tables(group)
+    if seeds:
+        lines += ["### Per seed: test accuracy (validation accuracy, chosen epoch) [%]", ""]
+        lines += seeds
+    return lines
+
+
+def _legend(methods: list[str]) -> str:
+    return "Rows: " + ", ".join(f"{method_label(m)} = `{m}`" for m in methods) + "."
+
+
+def _bold_rule(kind: str) -> str:
+    rules = {"table3": "Bold: the better of CL (f_CL+f_S) and Ours for the same f_S.",
+             "table4": "Bold: a mixture better than each of its generators alone."}
+    return rules.get(kind, "Bold: best per column, excluding CL (w/ all) (the paper's reference "
+                           "row). 'paper' = the paper's number for the same dataset and N "
+                           "(ResNet-50, 400 pre-training epochs): compare orderings, not digits.")
+
+
+def group_records(records: list[dict]) -> list[Group]:
+    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        by_key[(r["spec"], r["scale"])].append(r)
+    return [Group(spec, scale, rs) for (spec, scale), rs in sorted(by_key.items())]
+
+
+def build_report(records: list[dict], out_dir: str | os.PathLike, source: str) -> str:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    lines = ["# synthcl results", "",
+             f"From `{source}` ({len(records)} cell records), written {stamp}. Accuracies are "
+             f"test-split accuracies in percent; each seed samples its own N labelled images "
+             f"(half train, half validation), and every method sees the same images for the "
+             f"same seed.", ""]
+    groups = group_records(records)
+    if not groups:
+        lines.append("No cells recorded yet.")
+    for group in groups:
+        lines += render_group(group, out_dir)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(db_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Read the database (and ``cells/*.json`` beside it); write ``out_dir/report.md`` + PNGs."""
+    records = load_records(db_path)
+    path = Path(out_dir) / "report.md"
+    write_text(path, build_report(records, out_dir, str(db_path)))
+    return path
