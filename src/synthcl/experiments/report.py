@@ -483,7 +483,8 @@ def group_records(records: list[dict]) -> list[Group]:
     return [Group(spec, scale, rs) for (spec, scale), rs in sorted(by_key.items())]
 
 
-def build_report(records: list[dict], out_dir: str | os.PathLike, source: str) -> str:
+def build_report(records: list[dict], out_dir: str | os.PathLike, source: str,
+                 appendix: str = "") -> str:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -497,12 +498,16 @@ def build_report(records: list[dict], out_dir: str | os.PathLike, source: str) -
         lines.append("No cells recorded yet.")
     for group in groups:
         lines += render_group(group, out_dir)
+    if appendix:
+        lines += ["", appendix.strip()]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(db_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Read the database (and ``cells/*.json`` beside it); write ``out_dir/report.md`` + PNGs."""
+def write_report(db_path: str | os.PathLike, out_dir: str | os.PathLike,
+                 appendix: str = "") -> Path:
+    """Read the database (and ``cells/*.json`` beside it); write ``out_dir/report.md`` + PNGs
+    (``appendix``: Markdown added at the end)."""
     records = load_records(db_path)
     path = Path(out_dir) / "report.md"
-    write_text(path, build_report(records, out_dir, str(db_path)))
+    write_text(path, build_report(records, out_dir, str(db_path), appendix))
     return path

@@ -71,7 +71,8 @@ PATCH_GENERATORS = ("patchshuffle", "randomcrop")
 SWEEPS = ("m", "d")
 IMAGENET_ENV = "SYNTHCL_IMAGENET_WEIGHTS"
 # PretrainConfig fields that change how a run is executed, never what it computes.
-OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every")
+OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every",
+               "cache_dir")
 # Fields a spec may not set: the runner derives them from the cell.
 RUNNER_OWNED = {"pretrain": ("data", "n", "mode", "generator", "seed", "out", "resume", "device"),
                 "finetune": ("data", "n", "init", "seeds", "out", "device")}
