@@ -83,5 +83,11 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.out:
         write_json(args.out, report)
-    print(json.dumps(report, indent=2))
+    print(one_key_per_line(report))
     return 0
+
+
+def one_key_per_line(report: dict) -> str:
+    """JSON with one top-level key per line (curves and matrices stay on their line)."""
+    lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in report.items()]
+    return "{\n" + ",\n".join(lines) + "\n}"
