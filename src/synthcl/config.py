@@ -119,7 +119,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, names: list
     """Add ``--field-name`` options for the listed dataclass fields (default None = not given),
     plus ``--config FILE`` and ``--set KEY=VALUE`` for every other field."""
     types_ = _field_types(cls)
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    defaults = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+                for f in dataclasses.fields(cls)}
     helps = helps or {}
     parser.add_argument("--config", metavar="FILE.yaml", help="settings file (options override it)")
     for name in names:
