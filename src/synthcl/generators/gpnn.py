@@ -1,0 +1,247 @@
+"""GPNN (Granot et al., CVPR 2022, "Drop the GAN"): diverse images from one image by patch
+nearest neighbours over a Gaussian pyramid.
+
+Per source image:
+
+* Pyramid: level 0 is the source; level k has ceil(H * 0.75^k) x ceil(W * 0.75^k) pixels and
+  is level k-1 blurred by a Gaussian (sigma = 2 / (6 * scale), as in a classic Gaussian pyramid)
+  and resized bilinearly. Levels are added while the shorter side stays >= ``min_coarse`` and
+  there are at most ``max_levels`` (10, the official 9 downscalings).
+* Coarsest level: the start is that level plus Gaussian noise (std ``noise_std`` = 0.75 on
+  pixels in [0, 1], independent per pixel and channel), followed by ``coarsest_iters`` = 1 PNN
+  iteration whose keys and values are the coarsest source level itself.
+* Every finer level: the output so far is upscaled (bilinear) and refined by ``iters`` = 10 PNN
+  iterations. Queries are the 7x7 patches (stride 1) of the current output, keys the patches of
+  the coarser source level upscaled to this size (a blurred source, fixed for the level), values
+  the patches of this level's source; each output pixel is the plain mean of the value patches
+  that overlap it.
+* Optional completeness normalisation ``alpha`` (official generation default: none): distances to
+  key j are divided by ``alpha + min_i MSE(query_i, key_j)`` over the queries of the same image.
+
+Nearest neighbours are exact (squared L2, :mod:`synthcl.generators.nearest`, tiled matrix
+products). Within a level, the keys stay fixed and the queries move less and less, so a query's
+previous nearest key is reused when it provably still wins: with d1, d2 the distances to the
+nearest and second-nearest key and m how far the query patch moved (L2), every other key is at
+least d2 - m away from the moved query (triangle inequality), so the old key stays the nearest
+whenever the moved query's exact distance to it is below d2 - m (the lower bound is carried over
+iterations and kept conservative by a 1e-3 tolerance on squared distances). Only the other
+queries are searched again, which makes the 10 iterations per level cost about as much as a
+few full searches while returning the same neighbours as a full search (up to ties within float
+rounding).
+
+Many outputs of one source are generated together: ``apply`` groups identical source images,
+builds their pyramid, keys and values once, and runs the outputs' queries through the same
+matrix products in chunks bounded to ``PATCH_ELEMENTS`` floats.
+
+Small images: the official code keeps 9 downscalings as long as 7x7 patches fit, so a 28x28
+source ends at a ~9 px coarsest level where the 3x3 possible patch positions leave no freedom, and
+it returns the source unchanged. Here the coarsest level must keep a shorter side of at least
+``min_coarse`` = 2 x patch size + 2 = 16 pixels (7 x 7 = 100 patch positions at 7x7 patches), the
+size the official pyramid reaches on the paper's larger images (e.g. 17 px for 224x224), so a
+28x28 source uses 3 levels (28, 21, 16) and its outputs differ from it. Sources smaller than
+``min_coarse`` use a single level; sources smaller than the patch are an error.
+
+Outputs are deterministic functions of (source, draws) on a given device; CPU and CUDA agree up to
+floating-point rounding (not byte for byte), which is why synthetic sets cache GPNN output.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from synthcl.errors import SynthclError
+from synthcl.generators.base import Draws, SyntheticGenerator, check_images
+from synthcl.generators.nearest import Neighbours, nearest
+
+PATCH_ELEMENTS = 1 << 25
+SQDIST_TOLERANCE = 1e-3
+
+
+class GPNN(SyntheticGenerator):
+    name = "gpnn"
+    costly = True
+
+    def __init__(self, patch_size: int = 7, scale: float = 0.75, noise_std: float = 0.75,
+                 iters: int = 10, coarsest_iters: int = 1, alpha: float | None = None,
+                 max_levels: int = 10, min_coarse: int | None = None) -> None:
+        if patch_size < 1 or iters < 1 or coarsest_iters < 1 or max_levels < 1:
+            raise SynthclError(f"gpnn: patch_size={patch_size}, iters={iters}, coarsest_iters="
+                               f"{coarsest_iters} and max_levels={max_levels} must be >= 1")
+        if not 0 < scale < 1:
+            raise SynthclError(f"gpnn: scale={scale} must lie strictly between 0 and 1, e.g. 0.75")
+        if noise_std < 0 or (alpha is not None and alpha <= 0):
+            raise SynthclError(f"gpnn: noise_std={noise_std} must be >= 0 and alpha={alpha} "
+                               f"> 0 (or none)")
+        self.patch_size = patch_size
+        self.scale = scale
+        self.noise_std = noise_std
+        self.iters = iters
+        self.coarsest_iters = coarsest_iters
+        self.alpha = alpha
+        self.max_levels = max_levels
+        self.min_coarse = 2 * patch_size + 2 if min_coarse is None else max(min_coarse, patch_size)
+
+    def params(self) -> dict[str, Any]:
+        return {"patch_size": self.patch_size, "scale": self.scale, "noise_std": self.noise_std,
+                "iters": self.iters, "coarsest_iters": self.coarsest_iters, "alpha": self.alpha,
+                "max_levels": self.max_levels, "min_coarse": self.min_coarse}
+
+    def check_size(self, height: int, width: int) -> None:
+        if min(height, width) < self.patch_size:
+            raise SynthclError(
+                f"gpnn: {height}x{width} images are smaller than its {self.patch_size}x"
+                f"{self.patch_size} patches; resize them (--image-size) or use patchshuffle")
+
+    def levels(self, height: int, width: int) -> list[tuple[int, int]]:
+        """Pyramid sizes (H, W), finest first."""
+        self.check_size(height, width)
+        sizes = [(height, width)]
+        while len(sizes) < self.max_levels:
+            k = len(sizes)
+            size = (math.ceil(height * self.scale ** k), math.ceil(width * self.scale ** k))
+            if min(size) < self.min_coarse or size == sizes[-1]:
+                break
+            sizes.append(size)
+        return sizes
+
+    def draw(self, batch: int, channels: int, height: int, width: int,
+             generator: torch.Generator) -> Draws:
+        coarse = self.levels(height, width)[-1]
+        return {"noise": torch.randn((batch, channels, *coarse), generator=generator)}
+
+    def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
+        check_images(images)
+        b, c, h, w = images.shape
+        noise = draws["noise"].to(images.device, torch.float32) * self.noise_std
+        patches_per_image = (h - self.patch_size + 1) * (w - self.patch_size + 1)
+        chunk = max(1, PATCH_ELEMENTS // (patches_per_image * c * self.patch_size ** 2))
+        out = torch.empty_like(images)
+        sources, group = torch.unique(images.reshape(b, -1), dim=0, return_inverse=True)
+        for g, source in enumerate(sources):
+            pyramid = self.pyramid(source.view(c, h, w).float() / 255)
+            rows = (group == g).nonzero()[:, 0]
+            for part in rows.split(chunk):
+                generated = self.generate(pyramid, noise[part])
+                out[part] = generated.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+        return out
+
+    def pyramid(self, source: torch.Tensor) -> list[torch.Tensor]:
+        """Gaussian pyramid of one float image (C, H, W), finest first."""
+        sizes = self.levels(*source.shape[1:])
+        kernel = _gaussian_kernel(2 / (6 * self.scale), source)
+        levels = [source]
+        for size in sizes[1:]:
+            blurred = _blur(levels[-1][None], kernel)
+            levels.append(F.interpolate(blurred, size=size, mode="bilinear",
+                                        align_corners=False)[0])
+        return levels
+
+    def generate(self, pyramid: list[torch.Tensor], noise: torch.Tensor) -> torch.Tensor:
+        """Outputs (M, C, H, W) in [0, 1] from one source's pyramid and M noise maps."""
+        out = pyramid[-1][None] + noise
+        out = self.refine(out, pyramid[-1], pyramid[-1], self.coarsest_iters)
+        for level in range(len(pyramid) - 2, -1, -1):
+            size = pyramid[level].shape[1:]
+            out = _upscale(out, size)
+            keys = _upscale(pyramid[level + 1][None], size)[0]
+            out = self.refine(out, keys, pyramid[level], self.iters)
+        return out
+
+    def refine(self, out: torch.Tensor, key_image: torch.Tensor, value_image: torch.Tensor,
+               iters: int) -> torch.Tensor:
+        """``iters`` PNN iterations at one level for a batch of outputs (M, C, h, w)."""
+        p = self.patch_size
+        m, _, h, w = out.shape
+        keys = _patches(key_image[None], p)
+        values = _patches(value_image[None], p)
+        key_sqnorm = torch.linalg.vector_norm(keys, dim=1).square_()
+        count = F.fold(torch.ones((1, p * p, len(keys)), device=out.device), (h, w), p)
+        found: _Bounds | None = None
+        previous = out
+        for it in range(iters):
+            queries = _patches(out, p)
+            track = self.alpha is None and it < iters - 1
+            if self.alpha is not None:
+                index = self._normalised_nearest(queries, keys, key_sqnorm, m)
+            elif found is None:
+                found = _Bounds.search(queries, keys, key_sqnorm, track)
+                index = found.index
+            else:
+                found.refresh(queries, _patch_motion(out, previous, p), keys, key_sqnorm, track)
+                index = found.index
+            previous = out
+            chosen = values[index].view(m, -1, values.shape[1]).transpose(1, 2)
+            out = F.fold(chosen, (h, w), p) / count
+        return out
+
+    def _normalised_nearest(self, queries: torch.Tensor, keys: torch.Tensor,
+                            key_sqnorm: torch.Tensor, m: int) -> torch.Tensor:
+        """Nearest keys under the completeness weighting, image by image."""
+        index = []
+        for image_queries in queries.view(m, -1, keys.shape[1]):
+            closest = nearest(keys, image_queries).dist / keys.shape[1]    # per key, as MSE
+            index.append(nearest(image_queries, keys, key_sqnorm,
+                                 weights=1 / (self.alpha + closest)).index)
+        return torch.cat(index)
+
+
+class _Bounds:
+    """Nearest-key index per query and a lower bound ``far`` on its L2 distance to any other key
+    (``None`` when not tracked)."""
+
+    def __init__(self, found: Neighbours) -> None:
+        self.index = found.index
+        self.far = (None if found.second is None
+                    else (found.second - SQDIST_TOLERANCE).clamp_(min=0).sqrt())
+
+    @classmethod
+    def search(cls, queries: torch.Tensor, keys: torch.Tensor, key_sqnorm: torch.Tensor,
+               track: bool) -> _Bounds:
+        return cls(nearest(queries, keys, key_sqnorm, second=track))
+
+    def refresh(self, queries: torch.Tensor, motion: torch.Tensor, keys: torch.Tensor,
+                key_sqnorm: torch.Tensor, track: bool) -> None:
+        """Queries moved by ``motion``: search again only those whose nearest key may change."""
+        self.far = self.far - motion
+        near = torch.linalg.vector_norm(queries - keys[self.index], dim=1)
+        stale = (near >= self.far).nonzero()[:, 0]
+        if len(stale):
+            fresh = _Bounds.search(queries[stale], keys, key_sqnorm, track)
+            self.index[stale] = fresh.index
+            if track:
+                self.far[stale] = fresh.far
+
+
+def _patches(images: torch.Tensor, p: int) -> torch.Tensor:
+    """All p x p patches at stride 1 of images (M, C, h, w) as rows (M * positions, C * p * p)."""
+    cols = F.unfold(images, p)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+
+
+def _patch_motion(new: torch.Tensor, old: torch.Tensor, p: int) -> torch.Tensor:
+    """L2 distance between the p x p patches of ``new`` and ``old`` at every position."""
+    sq = (new - old).square().sum(1, keepdim=True)
+    return (F.avg_pool2d(sq, p, stride=1) * (p * p)).clamp_(min=0).sqrt().reshape(-1)
+
+
+def _upscale(images: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    return F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _blur(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur of (1, C, h, w) with reflected borders."""
+    c, r = images.shape[1], len(kernel) // 2
+    padded = F.pad(images, (r, r, r, r), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return F.conv2d(rows, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)

@@ -1,0 +1,62 @@
+"""PatchShuffle (paper Sec. 3.2, Fig. 3a): cut, rigidly transform, shuffle and re-assemble patches.
+
+The image is cut into a D x D grid of patches of H//D x W//D pixels; each patch gets an
+independent random rigid transform (:mod:`synthcl.generators.rigid`: 8 for square patches, the 4
+shape-preserving ones for non-square patches); the patches are placed in the grid in a random
+order. The output holds exactly the pixels of the input.
+
+Border rule: when D does not divide H (or W), the grid covers the centred region of
+D*(H//D) x D*(W//D) pixels and the remaining border (H mod D rows, split as top = (H mod D) // 2
+and the rest at the bottom; likewise for columns) stays in place, unchanged.
+
+Vectorised: patches are gathered through an ``unfold`` view of the batch and written to their
+new places by one indexed copy per transform code (:func:`synthcl.generators.grid.assemble`); no
+Python loop over patches or images.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
+from synthcl.generators.grid import assemble, check_divisions, patch_size
+from synthcl.generators.rigid import draw_transforms
+
+
+class PatchShuffle(SyntheticGenerator):
+    name = "patchshuffle"
+
+    def __init__(self, d: int = 4) -> None:
+        self.d = check_divisions(d, self.name)
+
+    def params(self) -> dict[str, Any]:
+        return {"d": self.d}
+
+    def check_size(self, height: int, width: int) -> None:
+        patch_size(self.d, height, width, self.name)
+
+    def draw(self, batch: int, channels: int, height: int, width: int,
+             generator: torch.Generator) -> Draws:
+        ph, pw = patch_size(self.d, height, width, self.name)
+        n = self.d * self.d
+        order = torch.rand(batch, n, generator=generator, dtype=torch.float64)
+        return {"perm": order.argsort(dim=1, stable=True),
+                "transform": draw_transforms((batch, n), ph == pw, generator)}
+
+    def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
+        _, _, h, w = images.shape
+        d = self.d
+        ph, pw = patch_size(d, h, w, self.name)
+        draws = draws_to(draws, images.device)
+        top, left = (h - d * ph) // 2, (w - d * pw) // 2
+        region = images[:, :, top:top + d * ph, left:left + d * pw]
+        grid = region.unfold(2, ph, ph).unfold(3, pw, pw)          # (B, C, D, D, ph, pw) view
+        perm = draws["perm"]
+        shuffled = assemble(grid, perm // d, perm % d, draws["transform"], d, d)
+        if region.shape == images.shape:
+            return shuffled
+        out = images.clone()
+        out[:, :, top:top + d * ph, left:left + d * pw] = shuffled
+        return out
