@@ -90,7 +90,7 @@ def test_per_seed_validation_granularity_monitor_and_times(table2_db, tmp_path):
         in text
     assert "75.0 (val 65.0, ep 12)" in text
     assert "71.0 vs 64.0" in text                  # kNN monitor, pre-trained vs random
-    assert "pre 2.0 + ft 0.5" in text
+    assert "pre 2.0 min + ft 30 s" in text
 
 
 def test_stats_helpers():

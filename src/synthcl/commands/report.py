@@ -15,12 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for report.md and the PNGs (default: results/report)")
     parser.add_argument("--print", dest="print_", action="store_true",
                         help="also print report.md")
+    parser.add_argument("--no-previews", dest="previews", action="store_false",
+                        help="skip the pictures of synthetic images (they read the datasets)")
 
 
 def run(args: argparse.Namespace) -> int:
     from synthcl.experiments.report import write_report
 
-    path = write_report(args.db, args.out)
+    path = write_report(args.db, args.out, getattr(args, "previews", True))
     if args.print_:
         print(path.read_text(encoding="utf-8"))
     print(f"report: {path}")

@@ -1,9 +1,13 @@
-"""PNG plots like the paper's Figs. 6-8 (matplotlib, headless).
+"""PNG plots like the paper's Figs. 5-8 (matplotlib, headless).
 
 Sweep plots: one panel per dataset (columns) and N (rows); a solid line with the seed standard
 deviation as error bars for each method the sweep affects, and dashed horizontal lines for the two
 strongest methods it does not affect (the paper dashes ImageNet and feature-vis dead leaves; here
 whichever two baselines score highest in that panel). M and D are drawn on log2 axes.
+
+Previews (Fig. 5): for each generator of a report's ``ours`` / ``cl-aug`` rows (at most three),
+one training image per class (at most four) of the dataset as the cells read it, and five images
+the generator makes from each, with the cells' D.
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from synthcl.experiments import stats
 
 if TYPE_CHECKING:
     from synthcl.experiments.report import Group
 
 DASHED_BASELINES = 2
+PREVIEW_GENERATORS = 3
+PREVIEW_SOURCES = 4
+PREVIEW_COPIES = 5
 
 
 def _pyplot():
@@ -110,3 +119,36 @@ def plot_optimal_d(points: list[dict[str, Any]], path: Path) -> bool:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return True
+
+
+def save_generator_previews(group: Group, out_dir: Path) -> list[tuple[str, str]]:
+    """Fig. 5-style PNGs, one per generator of the group; [(caption, file name)]."""
+    import torch
+
+    from synthcl.data import load_dataset
+    from synthcl.experiments.spec import dataset_available, uses_d
+    from synthcl.generators import build_generator
+    from synthcl.preview import save_preview
+    from synthcl.utils.seeding import make_generator
+
+    configs: dict[str, dict] = {}
+    for record in group.records:
+        pre = (record.get("configs") or {}).get("pretrain") or {}
+        if pre.get("mode") in ("ours", "cl-aug") and dataset_available(pre["data"]) is None:
+            configs.setdefault(pre["generator"], pre)
+    pictures = []
+    for name, pre in list(configs.items())[:PREVIEW_GENERATORS]:
+        data = load_dataset(pre["data"], pre["format"], pre["image_size"], pre["allow_pickle"])
+        train = data.splits["train"]
+        first = [int(np.flatnonzero(train.labels == c)[0]) for c in range(data.num_classes)
+                 if (train.labels == c).any()][:PREVIEW_SOURCES]
+        sources = train.subset(np.array(first)).tensor().contiguous()
+        generator = build_generator(name, d=pre["d"])
+        copies = [generator(sources, make_generator(0, "report-preview", name, k))
+                  for k in range(PREVIEW_COPIES)]
+        file = f"{group.spec}-{group.scale}-preview-{name.replace(':', '-')}.png"
+        detail = f" (D={pre['d']})" if uses_d(name) else ""
+        caption = f"{name}{detail} on {data.name}"
+        save_preview(sources, torch.stack(copies, dim=1), out_dir / file, title=caption)
+        pictures.append((caption, file))
+    return pictures

@@ -13,7 +13,8 @@ For each (spec, scale) in the database (merged with ``cells/*.json``):
   moves in steps of 200/N points, which the tables state rather than hide);
 - the pre-training monitor (kNN probe of pre-trained vs random-init features) and wall times;
 - for sweeps (fig6/fig7/fig8) accuracy against M or D and the optimal D against image size, as
-  tables and PNG plots.
+  tables and PNG plots;
+- a Fig. 5-style picture of each generator's synthetic images (when the dataset is readable).
 """
 
 from __future__ import annotations
@@ -321,16 +322,20 @@ def wall_table(group: Group) -> list[str]:
             seen = True
             pre = [r["pretrain"]["wall_time_s"] for r in done if r.get("pretrain")]
             ft = [r["metrics"].get("wall_time_s", 0.0) for r in done]
-            text = f"ft {stats.mean(ft) / 60:.1f}"
+            text = f"ft {_duration(stats.mean(ft))}"
             if pre:
-                text = f"pre {stats.mean(pre) / 60:.1f} + " + text
+                text = f"pre {_duration(stats.mean(pre))} + " + text
             row.append(text)
         if seen:
             rows.append(row)
     if not rows:
         return []
-    return _table(["Method (minutes per cell)"] + [_col_label(d, n) for d, n, _ in group.columns],
-                  rows)
+    return _table(["Method (pre-training + fine-tuning per cell)"]
+                  + [_col_label(d, n) for d, n, _ in group.columns], rows)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 # ---------------------------------------------------------------- sweeps (Figs. 6-8)
@@ -409,7 +414,7 @@ def _group_header(group: Group) -> list[str]:
     compute = sum(r["wall_time_s"] or 0.0 for r in done)
     status = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
     lines.append(f"Cells: {status} (seeds {', '.join(map(str, group.seeds))}); "
-                 f"compute {compute / 60:.1f} min summed over cells"
+                 f"compute {_duration(compute)} summed over cells"
                  + (f", first start {min(started)}, last finish {max(finished)}"
                     if started and finished else "") + ".")
     versions = sorted({r["code_version"] for r in done if r.get("code_version")})
@@ -418,7 +423,7 @@ def _group_header(group: Group) -> list[str]:
     return lines + [""]
 
 
-def render_group(group: Group, out_dir: Path) -> list[str]:
+def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str]:
     from synthcl.experiments import plots
 
     notes = Footnotes()
@@ -461,6 +466,10 @@ def render_group(group: Group, out_dir: Path) -> list[str]:
     if seeds:
         lines += ["### Per seed: test accuracy (validation accuracy, chosen epoch) [%]", ""]
         lines += seeds
+    pictures = plots.save_generator_previews(group, out_dir) if previews else []
+    if pictures:
+        lines += ["### Synthetic images (Fig. 5-style: a source image, then images made from it)",
+                  ""] + [f"![{caption}]({name})" for caption, name in pictures] + [""]
     return lines
 
 
@@ -484,7 +493,7 @@ def group_records(records: list[dict]) -> list[Group]:
 
 
 def build_report(records: list[dict], out_dir: str | os.PathLike, source: str,
-                 appendix: str = "") -> str:
+                 previews: bool = True) -> str:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -497,17 +506,15 @@ def build_report(records: list[dict], out_dir: str | os.PathLike, source: str,
     if not groups:
         lines.append("No cells recorded yet.")
     for group in groups:
-        lines += render_group(group, out_dir)
-    if appendix:
-        lines += ["", appendix.strip()]
+        lines += render_group(group, out_dir, previews)
     return "\n".join(lines).rstrip() + "\n"
 
 
 def write_report(db_path: str | os.PathLike, out_dir: str | os.PathLike,
-                 appendix: str = "") -> Path:
+                 previews: bool = True) -> Path:
     """Read the database (and ``cells/*.json`` beside it); write ``out_dir/report.md`` + PNGs
-    (``appendix``: Markdown added at the end)."""
+    (``previews``: also draw synthetic images of each generator, Fig. 5-style)."""
     records = load_records(db_path)
     path = Path(out_dir) / "report.md"
-    write_text(path, build_report(records, out_dir, str(db_path), appendix))
+    write_text(path, build_report(records, out_dir, str(db_path), previews))
     return path
