@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from synthcl.commands import report as report_command
+from synthcl.commands import run as run_command
 from synthcl.experiments.report import write_report
 from synthcl.experiments.runner import run_cells
 from synthcl.experiments.spec import expand_cells, parse_spec
@@ -61,3 +68,38 @@ def test_tiny_real_grid_runs_pairs_seeds_reuses_and_reports(tmp_path):
     text = write_report(store.path, tmp_path / "report").read_text()
     assert "| Ours (RC) |" in text and "Paired difference against scratch" in text
     assert Path(tmp_path / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_list_cells_then_two_cells_in_separate_processes_merge_in_report(tmp_path, capsys):
+    spec = tmp_path / "tiny.yaml"
+    tiny = yaml.safe_load(yaml.safe_dump(TINY))
+    tiny["scales"]["mini"]["seeds"] = [0]
+    spec.write_text(yaml.safe_dump(tiny))
+    db = tmp_path / "res" / "r.db"
+    parser = argparse.ArgumentParser()
+    run_command.add_arguments(parser)
+    assert run_command.run(parser.parse_args([str(spec), "--results", str(db), "--device",
+                                              "cpu", "--list-cells"])) == 0
+    commands = capsys.readouterr().out.split("\n")[:-1]
+    assert len(commands) == 3 and all(c.startswith("synthcl run ") for c in commands)
+    chosen = [c for c in commands if "scratch" in c or "ours-randomcrop" in c]
+    env = dict(os.environ, OMP_NUM_THREADS="1", SYNTHCL_PROGRESS="0")
+    procs = [subprocess.Popen([sys.executable, "-m", "synthcl", *c.split()[1:]], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in chosen]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    files = sorted(p.name for p in (db.parent / "cells").glob("*.json"))
+    assert files == ["tiny.mini.elpv.N8.ours-randomcrop.s0.json",
+                     "tiny.mini.elpv.N8.scratch.s0.json"]
+    assert not db.exists()                  # --list-cells and --cell never write the database
+    out = tmp_path / "report"
+    assert report_command.run(argparse.Namespace(db=str(db), out=str(out), print_=False,
+                                                 previews=False)) == 0
+    main = (out / "report.md").read_text().split("### Test accuracy")[1].split("###")[0]
+    rows = {line.split(" | ")[0].strip("| "): line for line in main.splitlines()
+            if line.startswith("| ")}
+    assert "—" not in rows["Scratch"] and "—" not in rows["Ours (RC)"].split("|")[2]
+    assert "—" in rows["CL (w/ all)"]                               # not run: pending

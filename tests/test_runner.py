@@ -1,4 +1,4 @@
-"""The runner with a stand-in cell executor: resuming, kill mid-grid, parallel workers, --cell.
+"""The runner with a stand-in cell executor: resuming, kill mid-grid, parallel workers.
 
 ``fake_executor`` sleeps instead of training and logs every start to ``$FAKE_LOG``; it
 "pre-trains" by creating ``pretrain/<key>/done`` and fails loudly if two processes pre-train the
@@ -9,7 +9,6 @@ this executor.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sqlite3
@@ -21,7 +20,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthcl.commands import report as report_command
 from synthcl.commands import run as run_command
 from synthcl.experiments.runner import run_cells
 from synthcl.experiments.spec import expand_cells, parse_spec
@@ -181,36 +179,6 @@ def test_parallel_workers_never_pretrain_one_key_twice(tmp_path, fake_env, monke
     records = store.records()
     assert summary.ran == 6 and summary.failed == 0, [r["reason"] for r in records]
     assert len(records) == 6 and all(r["status"] == "done" for r in records)
-
-
-@pytest.mark.slow
-def test_list_cells_then_two_cells_in_separate_processes_merge_in_report(tmp_path, fake_env,
-                                                                        capsys):
-    env, _ = fake_env
-    spec = write_spec(tmp_path / "s.yaml", seeds=[0])
-    db = tmp_path / "res" / "r.db"
-    parser = argparse.ArgumentParser()
-    run_command.add_arguments(parser)
-    assert run_command.run(parser.parse_args([str(spec), "--results", str(db),
-                                              "--list-cells"])) == 0
-    commands = capsys.readouterr().out.split("\n")[:-1]
-    assert len(commands) == 4 and all(" --cell " in c for c in commands)
-    chosen = [c for c in commands if "scratch" in c or "ours-randomcrop" in c]
-    procs = [subprocess.Popen([sys.executable, str(HERE), *c.split()[1:]], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for c in chosen]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-    files = sorted(p.name for p in (db.parent / "cells").glob("*.json"))
-    assert files == ["tiny.mini.elpv.N8.ours-randomcrop.s0.json",
-                     "tiny.mini.elpv.N8.scratch.s0.json"]
-    assert report_command.run(argparse.Namespace(db=str(db), out=str(tmp_path / "rep"),
-                                                 print_=False)) == 0
-    text = (tmp_path / "rep" / "report.md").read_text()
-    ours = 100 * (0.5 + 0.01 * len("ours:randomcrop"))
-    assert f"{ours:.1f}" in text and "Ours (RC)" in text
-    assert json.loads((db.parent / "cells" / files[0]).read_text())["status"] == "done"
 
 
 if __name__ == "__main__":            # synthcl run ..., cells executed by fake_executor

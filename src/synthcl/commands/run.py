@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, executor=None) -> int:
         raise SynthclError(f"--workers {args.workers}: give 1 or more")
     spec = load_spec(args.spec)
     args.scale = args.scale or ("mini" if "mini" in spec.scales else next(iter(spec.scales)))
-    store = ResultStore(args.results)
+    store = ResultStore(args.results, readonly=bool(args.list_cells or args.cell or args.dry_run))
     cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.data),
                          args.imagenet_weights, args.device)
     executor = executor or runner.execute_cell

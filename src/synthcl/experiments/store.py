@@ -76,13 +76,20 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class ResultStore:
-    """The SQLite database of cell records (default ``results/synthcl.db``)."""
+    """The SQLite database of cell records (default ``results/synthcl.db``).
 
-    def __init__(self, path: str | os.PathLike):
+    ``readonly=True`` (``--cell``/``--list-cells``, which may run as many processes on several
+    machines) never creates or writes the file; a missing file reads as empty.
+    """
+
+    def __init__(self, path: str | os.PathLike, readonly: bool = False):
         self.path = Path(path)
-        if self.path.exists() and self.path.is_dir():
+        self.readonly = readonly
+        if self.path.is_dir():
             raise SynthclError(f"--results {path} is a folder; give a database file, e.g. "
                                f"{self.path / 'synthcl.db'}")
+        if readonly:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with closing(self._connect()) as db, db:
@@ -96,28 +103,35 @@ class ResultStore:
         return self.path.parent
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
+        if self.readonly:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                 timeout=60)
+        else:
+            db = sqlite3.connect(self.path, timeout=60)
         db.row_factory = sqlite3.Row
         return db
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        if self.readonly and not self.path.exists():
+            return []
+        with closing(self._connect()) as db:
+            return db.execute(sql, args).fetchall()
 
     def records(self, status: str | None = None) -> list[dict[str, Any]]:
         query, args = "SELECT * FROM cells", ()
         if status:
             query, args = query + " WHERE status = ?", (status,)
-        with closing(self._connect()) as db:
-            return [_decode(r) for r in db.execute(query + " ORDER BY rowid", args)]
+        return [_decode(r) for r in self._query(query + " ORDER BY rowid", args)]
 
     def get(self, cell_id: str) -> dict[str, Any] | None:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
-        return _decode(row) if row else None
+        rows = self._query("SELECT * FROM cells WHERE cell_id = ?", (cell_id,))
+        return _decode(rows[0]) if rows else None
 
     def done(self, config_hash: str) -> dict[str, Any] | None:
         """A finished record with these exact settings (from any spec), to reuse."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM cells WHERE config_hash = ? AND status = 'done' "
-                             "ORDER BY rowid LIMIT 1", (config_hash,)).fetchone()
-        return _decode(row) if row else None
+        rows = self._query("SELECT * FROM cells WHERE config_hash = ? AND status = 'done' "
+                           "ORDER BY rowid LIMIT 1", (config_hash,))
+        return _decode(rows[0]) if rows else None
 
     def put(self, record: dict[str, Any]) -> None:
         """Write a record in one transaction. A ``done`` row already there is never replaced:
@@ -177,10 +191,10 @@ def load_records(db_path: str | os.PathLike) -> list[dict[str, Any]]:
     """The database's records merged with ``cells/*.json`` beside it (a finished record wins
     over an unfinished one; between two finished ones the database's wins)."""
     path = Path(db_path)
-    if not path.is_file():
+    if not path.is_file() and not (path.parent / "cells").is_dir():
         raise SynthclError(f"results database {db_path} does not exist; run "
                            f"'synthcl run SPEC --results {db_path}' first")
-    merged = {r["cell_id"]: r for r in ResultStore(path).records()}
+    merged = {r["cell_id"]: r for r in ResultStore(path, readonly=True).records()}
     for record in read_cell_files(path.parent):
         old = merged.get(record["cell_id"])
         if old is None or (old["status"] != "done" and record["status"] == "done"):
