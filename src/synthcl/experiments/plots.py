@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from synthcl.experiments.report import Group
 
 DASHED_BASELINES = 2
+BASELINE_COLORS = ("black", "gray")      # the swept methods take matplotlib's colour cycle
 PREVIEW_GENERATORS = 3
 PREVIEW_SOURCES = 4
 PREVIEW_COPIES = 5
@@ -72,9 +73,10 @@ def plot_sweep(group: Group, name: str, path: Path) -> bool:
                     mean = group.entry(method, dataset, n).mean
                     if mean is not None:
                         baselines.append((mean, method))
-            for mean, method in sorted(baselines, reverse=True)[:DASHED_BASELINES]:
-                ax.axhline(mean, linestyle="--", linewidth=1.2, color="gray" if method ==
-                           "scratch" else None, label=f"{method_label(method)} (no {name.upper()})")
+            strongest = sorted(baselines, reverse=True)[:DASHED_BASELINES]
+            for (mean, method), color in zip(strongest, BASELINE_COLORS, strict=False):
+                ax.axhline(mean, linestyle="--", linewidth=1.2, color=color,
+                           label=f"{method_label(method)} (no {name.upper()})")
             if values:
                 ax.set_xscale("log", base=2)
             ax.set_xticks(values)
