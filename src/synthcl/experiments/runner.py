@@ -154,16 +154,42 @@ def describe(record: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- planning
 
 
-def check_settings_unchanged(cells: list[Cell], store: ResultStore) -> None:
+def changed_settings(record: dict[str, Any], cell: Cell) -> list[str]:
+    """The settings of a finished record that differ from what the cell resolves to now.
+
+    Where they must: paths of outputs and the device are ignored, and a setting the record lacks
+    (a field added to the code since) counts as unchanged when the cell has it at its default.
+    """
+    if record["config_hash"] == cell.config_hash:
+        return []
+    from synthcl.finetune.config import FinetuneConfig
+    from synthcl.ssl.config import PretrainConfig
+
+    old, new = record.get("configs") or {}, cell.configs()
+    ignored = {"out", "device", "resume"} | ({"init"} if new["pretrain"] else set())
     changed = []
+    for section, cls in (("pretrain", PretrainConfig), ("finetune", FinetuneConfig)):
+        before, after = old.get(section), new[section]
+        if (before is None) != (after is None):
+            changed.append(section)
+            continue
+        defaults = dataclasses.asdict(cls())
+        for key in sorted((set(before or {}) | set(after or {})) - ignored):
+            was = before.get(key, defaults.get(key))
+            if was != after.get(key):
+                changed.append(f"{section}.{key}: {was!r} -> {after.get(key)!r}")
+    return changed
+
+
+def check_settings_unchanged(cells: list[Cell], store: ResultStore) -> None:
     for cell in cells:
         old = store.get(cell.id)
-        if old and old["status"] == "done" and old["config_hash"] != cell.config_hash:
-            changed.append(cell.id)
-    if changed:
-        raise SynthclError(
-            f"{len(changed)} cell(s) finished in {store.path} with other settings than the spec "
-            f"now gives (e.g. {changed[0]}); use another --results file, or delete those rows")
+        changed = changed_settings(old, cell) if old and old["status"] == "done" else []
+        if changed:
+            raise SynthclError(
+                f"cell {cell.id} finished in {store.path} with other settings than the spec now "
+                f"gives ({'; '.join(changed[:4])}); use another --results file, or delete that "
+                f"cell's rows")
 
 
 def plan(cells: list[Cell], store: ResultStore) -> dict[str, list[Cell]]:
@@ -310,9 +336,11 @@ def run_single(cell: Cell, store: ResultStore, executor: Executor = execute_cell
     for record in [old] + [r for r in read_cell_files(store.results_dir)
                            if r["cell_id"] == cell.id]:
         if record and record["status"] == "done":
-            if record["config_hash"] != cell.config_hash:
-                raise SynthclError(f"cell {cell.id} finished with other settings ({path}); "
-                                   f"use another --results file or delete it")
+            changed = changed_settings(record, cell)
+            if changed:
+                raise SynthclError(f"cell {cell.id} finished with other settings "
+                                   f"({'; '.join(changed[:4])}) in {path}; use another "
+                                   f"--results file or delete it")
             log(f"{cell.id}: already done ({describe(record)})")
             return record
     if cell.not_run:
