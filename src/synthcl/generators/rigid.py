@@ -4,7 +4,7 @@ A transform is a code in 0..7 made of three bits applied in this order:
 bit 0 (1) transposes the patch (swap rows and columns), bit 1 (2) flips it vertically,
 bit 2 (4) flips it horizontally. The eight codes are exactly the 4 rotations x optional
 horizontal flip of the paper: 0 identity, 3 rotate 90 deg counter-clockwise, 6 rotate 180 deg,
-5 rotate 90 deg clockwise, and 4, 1, 2, 7 the same four rotations followed by a horizontal flip.
+5 rotate 90 deg clockwise, and 4, 7, 2, 1 the same four rotations followed by a horizontal flip.
 
 A transpose changes the shape of a non-square patch, so non-square patches only get the four
 shape-preserving codes {0, 2, 4, 6}: identity, vertical flip, horizontal flip, 180 deg rotation.

@@ -1,0 +1,144 @@
+"""GPNN: exact nearest neighbours, the pyramid rule, reuse of neighbours, real-image behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import shared_path
+from synthcl.errors import SynthclError
+from synthcl.generators import gpnn as gpnn_module
+from synthcl.generators.gpnn import GPNN
+from synthcl.generators.nearest import nearest
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 60), p=st.integers(1, 50), d=st.integers(1, 20),
+       tile=st.sampled_from([1, 7, 64, 1 << 20]), seed=st.integers(0, 1000))
+def test_nearest_matches_brute_force(n, p, d, tile, seed):
+    g = torch.Generator().manual_seed(seed)
+    queries, keys = torch.rand(n, d, generator=g), torch.rand(p, d, generator=g)
+    full = torch.cdist(queries.double(), keys.double()).square()
+    found = nearest(queries, keys, second=True, tile_elements=tile)
+    best = full.min(1)
+    assert torch.equal(found.index, best.indices)
+    assert torch.allclose(found.dist.double(), best.values, atol=1e-4)
+    if p > 1:
+        assert torch.allclose(found.second.double(), full.topk(2, 1, largest=False).values[:, 1],
+                              atol=1e-4)
+    weights = torch.rand(p, generator=g) + 0.5
+    weighted = nearest(queries, keys, weights=weights, tile_elements=tile)
+    assert torch.equal(weighted.index, (full * weights.double()).argmin(1))
+
+
+def test_pyramid_levels_follow_the_documented_rule():
+    gen = GPNN()
+    assert gen.min_coarse == 16
+    assert gen.levels(28, 28) == [(28, 28), (21, 21), (16, 16)]
+    big = gen.levels(224, 224)
+    assert len(big) == 10 and big[-1] == (17, 17)           # official: 9 downscalings
+    assert gen.levels(96, 96)[-1] == (18, 18)
+    assert gen.levels(250, 190)[1] == (188, 143)
+    assert gen.levels(12, 12) == [(12, 12)]                 # below min_coarse: one level
+    assert GPNN(min_coarse=7).levels(28, 28)[-1] == (7, 7)  # the official-like depth
+    with pytest.raises(SynthclError, match="smaller than its 7x7 patches"):
+        gen(torch.zeros(1, 1, 6, 20, dtype=torch.uint8), torch.Generator())
+
+
+def _full_search_every_iteration(monkeypatch):
+    def refresh(self, queries, motion, keys, key_sqnorm, track):
+        fresh = gpnn_module._Bounds.search(queries, keys, key_sqnorm, track)
+        self.index, self.far = fresh.index, fresh.far
+
+    monkeypatch.setattr(gpnn_module._Bounds, "refresh", refresh)
+
+
+def test_reused_neighbours_give_the_same_images_as_full_searches(monkeypatch):
+    z = torch.linspace(0, 6, 40)
+    smooth = (torch.sin(z[:, None] * 1.3) * torch.cos(z[None, :] * 0.7) + 1) * 120
+    src = torch.stack([smooth, smooth.T, smooth.flip(0)]).to(torch.uint8)[None]
+    src = src.expand(3, -1, -1, -1).contiguous()
+    gen = GPNN()
+    draws = gen.draw(3, 3, 40, 40, torch.Generator().manual_seed(0))
+    reused = gen.apply(src, draws)
+    _full_search_every_iteration(monkeypatch)
+    assert torch.equal(reused, gen.apply(src, draws))
+
+
+def test_outputs_of_one_source_do_not_depend_on_the_rest_of_the_batch():
+    g = torch.Generator().manual_seed(3)
+    a, b = (torch.randint(0, 256, (1, 1, 20, 20), generator=g, dtype=torch.uint8)
+            for _ in range(2))
+    gen = GPNN(iters=3)
+    draws = gen.draw(3, 1, 20, 20, g)
+    together = gen.apply(torch.cat([a, b, a]), draws)
+    pick = {k: v[[0, 2]] for k, v in draws.items()}
+    assert torch.equal(together[[0, 2]], gen.apply(torch.cat([a, a]), pick))
+    assert torch.equal(together[1:2], gen.apply(b, {k: v[1:2] for k, v in draws.items()}))
+
+
+def test_alpha_normalisation_changes_the_choice():
+    src = torch.randint(0, 256, (2, 3, 20, 20), generator=torch.Generator().manual_seed(0),
+                        dtype=torch.uint8)
+    draws = GPNN().draw(2, 3, 20, 20, torch.Generator().manual_seed(1))
+    plain = GPNN(iters=2).apply(src, draws)
+    complete = GPNN(iters=2, alpha=5e-3).apply(src, draws)
+    assert complete.shape == plain.shape and not torch.equal(plain, complete)
+    with pytest.raises(SynthclError, match="alpha"):
+        GPNN(alpha=0)
+
+
+def _nearest_source_patch_rms(source: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """RMS pixel distance (0-255) of every 7x7 patch of ``images`` to its nearest in ``source``."""
+    keys = F.unfold(source.float(), 7)[0].T
+    queries = F.unfold(images.float(), 7).transpose(1, 2).reshape(-1, keys.shape[1])
+    return (nearest(queries, keys).dist / keys.shape[1]).sqrt()
+
+
+def test_28x28_outputs_differ_from_the_source(pneumonia_npz):
+    with np.load(pneumonia_npz) as z:
+        src = torch.from_numpy(z["train_images"][:4])[:, None]
+    out = GPNN()(src.repeat_interleave(4, 0), torch.Generator().manual_seed(0))
+    diff = (out.float() - src.repeat_interleave(4, 0).float()).abs().flatten(1).mean(1)
+    assert float(diff.min()) > 2 and float(diff.median()) > 8, diff
+
+
+@pytest.fixture(scope="module")
+def pcam_outputs():
+    files = sorted(shared_path("pcam", "train", "1").glob("*.jpg"))
+    if len(files) < 2:
+        pytest.skip("no PCam training images")
+    load = [torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None]
+            for f in files[1:3]]
+    source, other = load
+    out = GPNN()(source.expand(2, -1, -1, -1).contiguous(), torch.Generator().manual_seed(0))
+    return source, other, out
+
+
+def test_gpnn_on_pcam_makes_new_images(pcam_outputs):
+    source, _, out = pcam_outputs
+    assert out.shape == (2, 3, 96, 96)
+    diff = (out.float() - source.float()).abs().flatten(1).mean(1)
+    assert float(diff.min()) > 10, diff                     # far from a copy (0 would be one)
+    assert not torch.equal(out[0], out[1])
+
+
+def test_gpnn_on_pcam_is_made_of_source_patches(pcam_outputs):
+    """Most 7x7 output patches have a close source patch.
+
+    "Close" is judged against a baseline measured the same way: the patches of another PCam
+    image of the same class. Its median distance to the nearest source patch (~35-45 grey levels
+    RMS) is what "not made of the source's patches" looks like; GPNN output patches must mostly
+    lie far below it: median < 12 grey levels (under 5% of the range, i.e. the averaging of
+    overlapping patches only), and 75% of them closer than a third of the baseline median.
+    """
+    source, other, out = pcam_outputs
+    ours = _nearest_source_patch_rms(source, out)
+    baseline = _nearest_source_patch_rms(source, other).median()
+    assert float(ours.median()) < 12, float(ours.median())
+    assert float((ours < baseline / 3).float().mean()) > 0.75, float(baseline)
