@@ -64,8 +64,8 @@ def seconds_per_image(gen: GPNN, source: torch.Tensor, outputs: int,
 
 def full_search_every_iteration() -> None:
     """Turn the neighbour reuse off: every iteration searches every query."""
-    def refresh(self, queries, motion, keys, key_sqnorm, track):
-        fresh = gpnn_module._Bounds.search(queries, keys, key_sqnorm, track)
+    def refresh(self, queries, motion, keys, track):
+        fresh = gpnn_module._Bounds.search(queries, keys, track)
         self.index, self.far = fresh.index, fresh.far
 
     gpnn_module._Bounds.refresh = refresh
@@ -84,6 +84,7 @@ def main() -> None:
         parser.error("give one --outputs number per --sizes entry")
     device = torch.device(args.device)
     gen = GPNN()
+    seconds_per_image(gen, source_image(28)[0], 2, device)          # warm-up
     print(f"GPNN {gen.params()} on {device}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads")
     rows = []

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 
 from synthcl.errors import SynthclError
 from synthcl.generators.base import Draws, SyntheticGenerator, check_images
-from synthcl.generators.nearest import Neighbours, nearest
+from synthcl.generators.nearest import Keys, Neighbours, nearest
 
 PATCH_ELEMENTS = 1 << 25
 SQDIST_TOLERANCE = 1e-3
@@ -156,36 +156,34 @@ class GPNN(SyntheticGenerator):
         """``iters`` PNN iterations at one level for a batch of outputs (M, C, h, w)."""
         p = self.patch_size
         m, _, h, w = out.shape
-        keys = _patches(key_image[None], p)
+        keys = Keys(_patches(key_image[None], p))
         values = _patches(value_image[None], p)
-        key_sqnorm = torch.linalg.vector_norm(keys, dim=1).square_()
-        count = F.fold(torch.ones((1, p * p, len(keys)), device=out.device), (h, w), p)
+        count = F.fold(torch.ones((1, p * p, len(values)), device=out.device), (h, w), p)
         found: _Bounds | None = None
         previous = out
         for it in range(iters):
             queries = _patches(out, p)
             track = self.alpha is None and it < iters - 1
             if self.alpha is not None:
-                index = self._normalised_nearest(queries, keys, key_sqnorm, m)
+                index = self._normalised_nearest(queries, keys, m)
             elif found is None:
-                found = _Bounds.search(queries, keys, key_sqnorm, track)
+                found = _Bounds.search(queries, keys, track)
                 index = found.index
             else:
-                found.refresh(queries, _patch_motion(out, previous, p), keys, key_sqnorm, track)
+                found.refresh(queries, _patch_motion(out, previous, p), keys, track)
                 index = found.index
             previous = out
             chosen = values[index].view(m, -1, values.shape[1]).transpose(1, 2)
             out = F.fold(chosen, (h, w), p) / count
         return out
 
-    def _normalised_nearest(self, queries: torch.Tensor, keys: torch.Tensor,
-                            key_sqnorm: torch.Tensor, m: int) -> torch.Tensor:
+    def _normalised_nearest(self, queries: torch.Tensor, keys: Keys, m: int) -> torch.Tensor:
         """Nearest keys under the completeness weighting, image by image."""
         index = []
-        for image_queries in queries.view(m, -1, keys.shape[1]):
-            closest = nearest(keys, image_queries).dist / keys.shape[1]    # per key, as MSE
-            index.append(nearest(image_queries, keys, key_sqnorm,
-                                 weights=1 / (self.alpha + closest)).index)
+        dim = queries.shape[1]
+        for image_queries in queries.view(m, -1, dim):
+            closest = nearest(keys.vectors[:len(keys)], image_queries).dist / dim  # per key, MSE
+            index.append(nearest(image_queries, keys, weights=1 / (self.alpha + closest)).index)
         return torch.cat(index)
 
 
@@ -199,18 +197,17 @@ class _Bounds:
                     else (found.second - SQDIST_TOLERANCE).clamp_(min=0).sqrt())
 
     @classmethod
-    def search(cls, queries: torch.Tensor, keys: torch.Tensor, key_sqnorm: torch.Tensor,
-               track: bool) -> _Bounds:
-        return cls(nearest(queries, keys, key_sqnorm, second=track))
+    def search(cls, queries: torch.Tensor, keys: Keys, track: bool) -> _Bounds:
+        return cls(nearest(queries, keys, second=track))
 
-    def refresh(self, queries: torch.Tensor, motion: torch.Tensor, keys: torch.Tensor,
-                key_sqnorm: torch.Tensor, track: bool) -> None:
+    def refresh(self, queries: torch.Tensor, motion: torch.Tensor, keys: Keys,
+                track: bool) -> None:
         """Queries moved by ``motion``: search again only those whose nearest key may change."""
         self.far = self.far - motion
-        near = torch.linalg.vector_norm(queries - keys[self.index], dim=1)
+        near = torch.linalg.vector_norm(queries - keys.vectors[self.index], dim=1)
         stale = (near >= self.far).nonzero()[:, 0]
         if len(stale):
-            fresh = _Bounds.search(queries[stale], keys, key_sqnorm, track)
+            fresh = _Bounds.search(queries[stale], keys, track)
             self.index[stale] = fresh.index
             if track:
                 self.far[stale] = fresh.far
