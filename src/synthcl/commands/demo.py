@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = ("the main job on embedded data (elpv): synthetic images, pre-training, fine-tuning, "
-        "comparison with scratch, report (about 5 minutes on 2 CPU cores)")
+        "comparison with scratch, report (about 4 minutes on 2 idle CPU cores)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

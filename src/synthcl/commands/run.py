@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"SQLite results file; pre-trainings and per-cell files go beside it "
                              f"(default: {DEFAULT_RESULTS})")
     parser.add_argument("--workers", type=int, default=1, metavar="K",
-                        help="cells run in parallel processes (one per GPU when there are GPUs)")
+                        help="cells run in parallel processes, each with cores/K threads (GPUs "
+                             "shared round-robin); on a 2-core CPU, 2 beats 1 for small networks")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:k] (default: auto)")
     parser.add_argument("--imagenet-weights", metavar="FILE",
                         help="torchvision ResNet-18/50 ImageNet state dict for the imagenet row "

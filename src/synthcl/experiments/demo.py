@@ -6,10 +6,14 @@ on the same N images (same seed), then ``report.md`` with a picture of the synth
 is an ordinary experiment spec run by the ordinary runner, so it resumes when interrupted and its
 results sit in ``OUT/results.db``.
 
-Default budget (2 CPU cores): elpv resized to 32 px, ResNet-18 at width 16, 800 MoCo steps of 64
-pairs (~2 minutes at ~480 pairs/s), fine-tuning 60 epochs over two learning rates for each of the
-two initialisations and one seed (~1 minute each), plus loading: about 5 minutes. That is far
-too little pre-training to show the paper's effect reliably; it shows the pipeline and the report.
+Default budget (2 CPU cores): elpv resized to 32 px, ResNet-18 at width 16, 600 MoCo steps of 64
+pairs (~80 s at the ~480 pairs/s this machine gives when idle), fine-tuning 60 epochs over two
+learning rates for each of the two initialisations and one seed (~40-60 s each), plus loading:
+about 4 minutes. Measured on this machine while other jobs loaded it (load average ~4): with two
+threads, 800 steps ran at 110 pairs/s and the demo took 10.4 minutes; with
+``OMP_NUM_THREADS=1``, 600 steps ran at 137 pairs/s and the demo took 5.9 minutes (on a busy
+machine two threads waiting on each other stall). That is far too little pre-training to show
+the paper's effect reliably; it shows the pipeline and the report.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class DemoSettings:
     seeds: tuple[int, ...] = (0,)
     image_size: str = "32"
     width: int = 16
-    steps: int = 800
+    steps: int = 600
     batch_size: int = 64
     m: int = 64
     d: int = 4
