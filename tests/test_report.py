@@ -27,6 +27,7 @@ def record(method, seed, acc, *, spec="t2", dataset="pcam", n=40, status="done",
             "method": method, "seed": seed, "sweep": sweep, "status": status, "reason": reason,
             "metrics": None if status != "done" else {
                 "accuracy": acc / 100, "val_accuracy": 0.65, "wall_time_s": 30.0,
+                "balanced_accuracy": acc / 100 - 0.1, "test_class_counts": {"a": 3, "b": 1},
                 "chosen": {"epoch": 12}, "dataset": {"image_shape": list(shape)}},
             "pretrain": None if method in ("scratch", "imagenet") or status != "done" else {
                 "wall_time_s": 120.0, "monitor": {"knn_acc": 0.71, "knn_acc_random": 0.64}},
@@ -70,6 +71,9 @@ def test_main_table_bold_paper_and_reasons(table2_db, tmp_path):
     assert "[1]" in rows["SL (IN1k)"] and "[1] not run: no ImageNet weights file" in text
     assert "failed: ValueError: boom" in text
     assert "CL (fv-dl) (paper only)" in text       # the paper's rows we do not reproduce
+    balanced = text.split("### Balanced accuracy")[1].split("###")[0]
+    assert "| Ours (RC) | 62.0 ± 2.6 | — |" in balanced
+    assert "| *test majority class share* | 75.0 | 75.0 |" in balanced
 
 
 def test_paired_difference_against_scratch(table2_db, tmp_path):

@@ -185,15 +185,17 @@ def _paper_columns(group: Group) -> set[tuple]:
                    for m in group.methods)}
 
 
-def main_table(group: Group, notes: Footnotes, methods: list[str] | None = None) -> list[str]:
-    methods = methods or group.methods
+def main_table(group: Group, notes: Footnotes) -> list[str]:
+    methods = group.methods
+    average = len(group.columns) > 1
     with_paper = _paper_columns(group)
     header = ["Method"]
     for column in group.columns:
         header.append(_col_label(column[0], column[1]))
         if column in with_paper:
             header.append("paper")
-    header.append("Ave.")
+    if average:
+        header.append("Ave.")
     bold = {c: _best(group, c, methods) for c in group.columns}
     rows = []
     for method in methods:
@@ -206,7 +208,8 @@ def main_table(group: Group, notes: Footnotes, methods: list[str] | None = None)
             if column in with_paper:
                 row.append(_fmt(paper_numbers.paper_value(group.kind, method, column[2],
                                                           column[1])))
-        row.append(_fmt(stats.mean(means)) if means and None not in means else "—")
+        if average:
+            row.append(_fmt(stats.mean(means)) if None not in means else "—")
         rows.append(row)
     for ref in paper_numbers.paper_only_rows(group.kind) if with_paper else []:
         row = [f"*{method_label(ref)} (paper only)*"]
@@ -215,8 +218,36 @@ def main_table(group: Group, notes: Footnotes, methods: list[str] | None = None)
             if column in with_paper:
                 row.append(_fmt(paper_numbers.paper_value(group.kind, ref, column[2],
                                                           column[1])))
-        rows.append(row + [""])
+        rows.append(row + ([""] if average else []))
     return _table(header, rows)
+
+
+def balanced_table(group: Group) -> list[str]:
+    """Balanced accuracy (mean of per-class recalls) and the test split's majority share, which
+    plain accuracy reaches by predicting one class."""
+    rows = []
+    for method in group.methods:
+        row = [method_label(method)]
+        for dataset, n, _ in group.columns:
+            values = [100 * r["metrics"]["balanced_accuracy"]
+                      for r in group.entry(method, dataset, n).done.values()
+                      if "balanced_accuracy" in r["metrics"]]
+            s = stats.std(values) if values else None
+            row.append("—" if not values else f"{stats.mean(values):.1f}"
+                       + (f" ± {s:.1f}" if s is not None else ""))
+        if any(cell != "—" for cell in row[1:]):
+            rows.append(row)
+    majority = []
+    for dataset, _n, _ in group.columns:
+        counts = next((r["metrics"].get("test_class_counts") for r in group.records
+                       if r["dataset"] == dataset and r["status"] == "done"
+                       and r["metrics"].get("test_class_counts")), None)
+        values = list(counts.values()) if isinstance(counts, dict) else counts
+        majority.append(f"{100 * max(values) / sum(values):.1f}" if values else "—")
+    if not rows:
+        return []
+    return _table(["Method"] + [_col_label(d, n) for d, n, _ in group.columns],
+                  rows + [["*test majority class share*"] + majority])
 
 
 def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[str]:
@@ -432,7 +463,7 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
     if name is None:
         lines += ["### Test accuracy [%] (mean ± std over seeds)", ""]
         lines += main_table(group, notes)
-        lines += ["", _bold_rule(group.kind), "", _legend(group.methods), ""]
+        lines += ["", _bold_rule(group), "", _legend(group.methods), ""]
     else:
         lines += [f"### Test accuracy [%] against {name.upper()} (mean ± std over seeds)", ""]
         lines += sweep_tables(group, notes)
@@ -449,6 +480,10 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         lines += ["Not run / failed:  "] + notes.render() + [""]
     sweep_values = [{name: v} for v in (group.layout.get("sweeps") or {}).get(name, [])] \
         if name else None
+    balanced = balanced_table(group) if name is None else []
+    if balanced:
+        lines += ["### Balanced accuracy [%] (mean of per-class accuracies; mean ± std over "
+                  "seeds)", ""] + balanced + [""]
     paired = paired_table(group, sweep_values)
     if paired:
         lines += ["### Paired difference against scratch [points]", "",
@@ -477,12 +512,16 @@ def _legend(methods: list[str]) -> str:
     return "Rows: " + ", ".join(f"{method_label(m)} = `{m}`" for m in methods) + "."
 
 
-def _bold_rule(kind: str) -> str:
+def _bold_rule(group: Group) -> str:
     rules = {"table3": "Bold: the better of CL (f_CL+f_S) and Ours for the same f_S.",
              "table4": "Bold: a mixture better than each of its generators alone."}
-    return rules.get(kind, "Bold: best per column, excluding CL (w/ all) (the paper's reference "
-                           "row). 'paper' = the paper's number for the same dataset and N "
-                           "(ResNet-50, 400 pre-training epochs): compare orderings, not digits.")
+    text = rules.get(group.kind, "Bold: best per column" + (
+        ", excluding CL (w/ all) (the paper's reference row)." if REFERENCE in group.methods
+        else "."))
+    if _paper_columns(group):
+        text += (" 'paper' = the paper's number for the same dataset and N (ResNet-50, 400 "
+                 "pre-training epochs, its own seeds): compare orderings, not digits.")
+    return text
 
 
 def group_records(records: list[dict]) -> list[Group]:
