@@ -156,7 +156,8 @@ def test_dry_run_lists_plan_and_unknown_cell_is_an_error(tmp_path, fake_env, cap
     out = capsys.readouterr().out
     assert "run      tiny.mini.elpv.N8.cl-all.s1  pretrain " in out
     assert "not_run  tiny.mini.elpv.N8.imagenet.s0" in out and "ImageNet weights" in out
-    assert out.strip().endswith("6 cells: 4 to run (1 pre-trainings), 0 done, 0 reused, 2 not run")
+    assert out.strip().endswith(
+        "6 cells: 4 to run (using 1 distinct pre-trainings), 0 done, 0 reused, 2 not run")
     assert not db.exists()
     with pytest.raises(SynthclError, match="no such cell.*--list-cells"):
         run_command.run(parser.parse_args([str(spec), "--results", str(db), "--cell", "nope"]))

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace, executor=None) -> int:
                 key = f"  pretrain {cell.pretrain_key}" if cell.pretrain_key else ""
                 print(f"{status:8s} {cell.id}{key}{extra}")
         keys = {c.pretrain_key for c in groups["run"]} - {None}
-        print(f"{len(cells)} cells: {len(groups['run'])} to run ({len(keys)} pre-trainings), "
+        print(f"{len(cells)} cells: {len(groups['run'])} to run (using {len(keys)} distinct "
+              f"pre-trainings), "
               f"{len(groups['done'])} done, {len(groups['reuse'])} reused, "
               f"{len(groups['not_run'])} not run")
         return 0

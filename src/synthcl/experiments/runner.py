@@ -228,9 +228,9 @@ def run_cells(cells: list[Cell], store: ResultStore, executor: Executor = execut
                               wall_time_s=0.0, reused_from=source["cell_id"]))
         summary.reused += 1
     todo = groups["run"]
-    log(f"{len(cells)} cells: {len(todo)} to run ({len({c.pretrain_key for c in todo} - {None})} "
-        f"pre-trainings), {summary.done_before} done, {summary.reused} reused, "
-        f"{summary.not_run} not run")
+    keys = len({c.pretrain_key for c in todo} - {None})
+    log(f"{len(cells)} cells: {len(todo)} to run (using {keys} distinct pre-trainings), "
+        f"{summary.done_before} done, {summary.reused} reused, {summary.not_run} not run")
     bar = progress(total=len(todo), desc="cells", unit="cell")
 
     def finish(record: dict[str, Any]) -> None:
