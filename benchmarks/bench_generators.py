@@ -11,6 +11,7 @@ one ``rot90``/``flip`` per patch) to ours, all measured in the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -73,18 +74,23 @@ def median_seconds(fn, device: torch.device, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--d", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--naive-repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     images = torch.randint(0, 256, (args.batch, 3, args.size, args.size), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0)).to(device)
     copy = median_seconds(images.clone, device, args.repeats)
     print(f"batch {args.batch} x 3 x {args.size} x {args.size} uint8 on {device}, torch "
-          f"{torch.__version__}, {torch.get_num_threads()} CPU threads; medians of "
+          f"{torch.__version__}, {torch.get_num_threads()} CPU threads (load average "
+          f"{os.getloadavg()[0]:.1f}); medians of "
           f"{args.repeats} repeats ({args.naive_repeats} for the naive loops)")
     print(f"clone(): {copy * 1e3:.1f} ms = {args.batch / copy:,.0f} images/s\n")
     header = (f"{'generator':<14}{'D':>3}{'ms/batch':>11}{'images/s':>11}{'x clone':>9}"

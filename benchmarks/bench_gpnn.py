@@ -74,19 +74,24 @@ def full_search_every_iteration() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 96, 224])
     parser.add_argument("--outputs", type=int, nargs="+", default=[32, 8, 2],
                         help="outputs generated together, one number per size")
     parser.add_argument("--full-search", action="store_true",
                         help="also time the outputs with an exact search at every iteration")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if len(args.outputs) != len(args.sizes):
         parser.error("give one --outputs number per --sizes entry")
     device = torch.device(args.device)
     gen = GPNN()
     seconds_per_image(gen, source_image(28)[0], 2, device)          # warm-up
     print(f"GPNN {gen.params()} on {device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads")
+          f"{torch.get_num_threads()} CPU threads, load average before the run "
+          f"{os.getloadavg()[0]:.1f}")
     rows = []
     for size, outputs in zip(args.sizes, args.outputs, strict=True):
         source, name = source_image(size)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import shared_path
+from conftest import cuda, shared_path
 from synthcl.errors import SynthclError
 from synthcl.generators import gpnn as gpnn_module
 from synthcl.generators.gpnn import GPNN
@@ -108,6 +108,8 @@ def test_28x28_outputs_differ_from_the_source(pneumonia_npz):
     out = GPNN()(src.repeat_interleave(4, 0), torch.Generator().manual_seed(0))
     diff = (out.float() - src.repeat_interleave(4, 0).float()).abs().flatten(1).mean(1)
     assert float(diff.min()) > 2 and float(diff.median()) > 8, diff
+    official_depth = GPNN(min_coarse=7)(src, torch.Generator().manual_seed(0))   # 7 px coarsest
+    assert float((official_depth.float() - src.float()).abs().mean()) < 1
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +145,19 @@ def test_gpnn_on_pcam_is_made_of_source_patches(pcam_outputs):
     baseline = _nearest_source_patch_rms(source, other).median()
     assert float(ours.median()) < 12, float(ours.median())
     assert float((ours < baseline / 3).float().mean()) > 0.75, float(baseline)
+
+
+@pytest.mark.cuda
+@cuda
+def test_gpnn_runs_on_cuda_like_on_cpu():
+    """CUDA and CPU agree up to float rounding, which can flip near-tied neighbours and so change
+    whole regions: compare what must hold on both, not bytes."""
+    src = torch.randint(0, 256, (1, 3, 32, 32), generator=torch.Generator().manual_seed(0),
+                        dtype=torch.uint8).expand(2, -1, -1, -1).contiguous()
+    gen = GPNN(iters=3)
+    draws = gen.draw(2, 3, 32, 32, torch.Generator().manual_seed(1))
+    on_gpu = gen.apply(src.cuda(), draws)
+    assert on_gpu.is_cuda and on_gpu.shape == src.shape and on_gpu.dtype == torch.uint8
+    on_cpu = gen.apply(src, draws)
+    assert abs(float(on_gpu.float().mean()) - float(on_cpu.float().mean())) < 10
+    assert not torch.equal(on_gpu.cpu(), src)

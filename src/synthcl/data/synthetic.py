@@ -40,7 +40,7 @@ from synthcl.utils.atomic import atomic_path, write_json
 from synthcl.utils.progress import progress
 from synthcl.utils.seeding import make_generator
 
-Indices = torch.Tensor | Sequence[int] | np.ndarray
+Indices = torch.Tensor | Sequence[int] | range | np.ndarray
 
 
 def default_cache_dir() -> Path:
@@ -94,7 +94,10 @@ class SyntheticSet(torch.utils.data.Dataset):
 
     def batch(self, indices: Indices, device: torch.device | str | None = None) -> torch.Tensor:
         """Images (B, C, H, W) uint8 for ``indices``, on ``device`` (default CPU)."""
-        index = torch.as_tensor(np.asarray(indices), dtype=torch.int64).reshape(-1).cpu()
+        if isinstance(indices, torch.Tensor):
+            index = indices.detach().to("cpu", torch.int64).reshape(-1)
+        else:
+            index = torch.as_tensor(np.asarray(indices), dtype=torch.int64).reshape(-1)
         if len(index) and (index.min() < 0 or index.max() >= len(self)):
             raise IndexError(f"synthetic image indices must lie in [0, {len(self)})")
         source, copy = index // self.m, index % self.m
