@@ -111,3 +111,14 @@ def test_mix_with_a_costly_generator_is_cached(tmp_path):
                            device="cpu")
     assert dataset.cache is not None and dataset.cache.name.startswith("mix-randomcrop+gpnn-")
     assert dataset.batch(range(8)).shape == (8, 1, 20, 20)
+
+
+def test_cache_filled_in_chunks_equals_direct_generation(tmp_path, monkeypatch):
+    import synthcl.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "CACHE_CHUNK", 2)
+    src = sources(n=2, size=20)
+    dataset = SyntheticSet(src, small_gpnn(), m=5, seed=4, cache_dir=tmp_path, device="cpu")
+    pairs = torch.tensor([[1, 0], [1, 3], [0, 4]])
+    direct = synthesize(src, small_gpnn(), 4, pairs[:, 0], pairs[:, 1])
+    assert torch.equal(dataset.batch(pairs[:, 0] * 5 + pairs[:, 1]), direct)

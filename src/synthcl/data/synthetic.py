@@ -15,7 +15,7 @@ on-disk cache and read back from it:
   the sha256 of the source bytes, the seed and M; ``meta.json`` records them in clear;
 * one ``.npy`` file per source holding its M copies, written atomically as soon as that source is
   done, so an interrupted run resumes at the next source and finished sources are reused by later
-  runs (the M copies of a source are generated together: GPNN shares their keys and values);
+  runs (up to 256 copies of a source are generated together: GPNN shares their keys and values);
 * read through memory maps opened lazily in each process, so the set pickles cheaply into
   ``DataLoader`` workers.
 
@@ -37,9 +37,11 @@ import torch
 from synthcl.errors import SynthclError
 from synthcl.generators.base import SyntheticGenerator, check_images
 from synthcl.utils.atomic import atomic_path, write_json
+from synthcl.utils.devices import resolve_device
 from synthcl.utils.progress import progress
 from synthcl.utils.seeding import make_generator
 
+CACHE_CHUNK = 256          # copies of one source generated together when filling the cache
 Indices = torch.Tensor | Sequence[int] | range | np.ndarray
 
 
@@ -82,7 +84,7 @@ class SyntheticSet(torch.utils.data.Dataset):
         self._maps: dict[int, np.ndarray] = {}
         if generator.costly:
             self.cache = self._cache_folder(cache_dir)
-            self._fill_cache(torch.device(device) if device is not None else _default_device())
+            self._fill_cache(resolve_device("auto" if device is None else str(device)))
 
     def __len__(self) -> int:
         return len(self.sources) * self.m
@@ -132,13 +134,17 @@ class SyntheticSet(torch.utils.data.Dataset):
 
     def _fill_cache(self, device: torch.device) -> None:
         missing = [i for i in range(len(self.sources)) if not self._file(i).exists()]
-        copies = torch.arange(self.m)
         for i in progress(missing, desc=f"{self.generator.name}: caching synthetic images",
                           unit="source"):
-            images = synthesize(self.sources, self.generator, self.seed,
-                                torch.full((self.m,), i), copies, device)
-            with atomic_path(self._file(i)) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, images.cpu().numpy())
+            with atomic_path(self._file(i)) as tmp:
+                stored = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                                   shape=(self.m, *self.sources.shape[1:]))
+                for copies in torch.arange(self.m).split(CACHE_CHUNK):
+                    stored[copies[0]:copies[-1] + 1] = synthesize(
+                        self.sources, self.generator, self.seed,
+                        torch.full((len(copies),), i), copies, device).cpu().numpy()
+                stored.flush()
+                del stored
 
     def _cached(self, i: int) -> np.ndarray:
         if i not in self._maps:
@@ -153,7 +159,3 @@ class SyntheticSet(torch.utils.data.Dataset):
         state = self.__dict__.copy()
         state["_maps"] = {}
         return state
-
-
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -238,8 +238,8 @@ def _gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
 
 
 def _blur(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur of (1, C, h, w) with reflected borders."""
+    """Separable Gaussian blur of (1, C, h, w) with replicated borders."""
     c, r = images.shape[1], len(kernel) // 2
-    padded = F.pad(images, (r, r, r, r), mode="reflect")
+    padded = F.pad(images, (r, r, r, r), mode="replicate")
     rows = F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
     return F.conv2d(rows, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
