@@ -105,7 +105,8 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise SynthclError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
+        raise SynthclError(f"config file {path} must hold a mapping of settings, "
+                           f"not {type(data).__name__}")
     return data
 
 

@@ -21,6 +21,7 @@ class PretrainConfig:
     d: int = 4                         # divisions per side for patch generators
     m: int = 256                       # synthetic images per source image (ours)
     universal_size: int = 100_000      # dead-leaves images in the universal set
+    cache_dir: str | None = None       # synthetic-set cache ($SYNTHCL_CACHE or ~/.cache/synthcl)
     # model
     arch: str = "resnet18"             # resnet18 | resnet50
     width: int = 64                    # base width (64 = torchvision's; smaller for CPU runs)
@@ -29,6 +30,9 @@ class PretrainConfig:
     temperature: float = 0.2
     key_momentum: float = 0.999
     queue_size: int = 65536            # capped relative to the number of distinct instances
+    bn_splits: int = 0                 # shuffle-BN groups over the global batch; 0: automatic
+    init: str | None = None            # start from: MoCo checkpoint (module.encoder_q.*), synthcl
+    #                                    pre-training dir / checkpoint.pt / backbone.pt
     # optimisation
     steps: int = 2000
     batch_size: int = 128
@@ -45,5 +49,6 @@ class PretrainConfig:
     workers: int = 0                   # host threads/processes producing batches
     checkpoint_every: int = 500        # steps between checkpoints (also every ~5 minutes)
     monitor_every: int = 0             # steps between kNN probes; 0: 10 probes per run
+    knn_k: int = 20                    # neighbours of the kNN probe
     out: str = "runs/pretrain"
     resume: bool = False
