@@ -202,6 +202,36 @@ def test_registry_names_options_and_errors():
         build_generator("patchshuffle", d=0)
 
 
+def test_options_take_the_types_the_generators_declare():
+    gpnn = build_generator("gpnn", iters="3", noise_std="0.5", patch_size=5.0, alpha=None)
+    assert gpnn.params()["iters"] == 3 and isinstance(gpnn.params()["iters"], int)
+    assert gpnn.params()["noise_std"] == 0.5 and gpnn.params()["patch_size"] == 5
+    noise = build_generator("gpnn", noise_std=1).params()["noise_std"]
+    assert noise == 1.0 and isinstance(noise, float)
+    mix = build_generator("mix:patchshuffle+randomcrop", weights="[1, 3]")
+    assert mix.weights == [0.25, 0.75]
+    assert build_generator("mix:patchshuffle+randomcrop", weights=(1, 1)).weights == [0.5, 0.5]
+    for option, value, expected in [
+            ("noise_std", "abc", "a number"), ("iters", "three", "an integer"),
+            ("patch_size", 2.5, "an integer"), ("iters", True, "an integer"),
+            ("scale", float("nan"), "a number"), ("max_levels", [3], "an integer")]:
+        with pytest.raises(SynthclError, match=f"option {option}=.* must be {expected}"):
+            build_generator("gpnn", **{option: value})
+    for weights in ("ab", 5, [1, "x"]):
+        with pytest.raises(SynthclError, match="option weights=.* must be a list of numbers"):
+            build_generator("mix:patchshuffle+randomcrop", weights=weights)
+
+
+def test_parse_options_reads_yaml_values():
+    from synthcl.generators import parse_options
+
+    assert parse_options(["noise_std=0.5", " iters = 3", "weights=[1,3]", "alpha="]) == {
+        "noise_std": 0.5, "iters": 3, "weights": [1, 3], "alpha": None}
+    assert parse_options(["weights=[1,"]) == {"weights": "[1,"}
+    with pytest.raises(SynthclError, match="expected KEY=VALUE"):
+        parse_options(["noise_std"])
+
+
 @pytest.mark.parametrize("gen", [PatchShuffle(9), RandomCrop(9)])
 def test_d_too_large_is_a_clear_error(gen):
     with pytest.raises(SynthclError, match="too large for 8x8 images"):

@@ -3,7 +3,8 @@
 N class-balanced source images are sampled from the training split (both the training and the
 validation half, as pre-training uses them) with the seed; each gets M synthetic images. The
 output folder holds ``images/s<source>_c<copy>.png`` and ``manifest.csv`` (file, source index in
-the training split, its label and class, copy index, generator, its parameters as JSON, seed).
+the training split, its label, its class (column ``class``, so the manifest loads back as a
+dataset), copy index, generator, its parameters as JSON, seed).
 It is written into a temporary folder beside ``--out`` and renamed at the end, so ``--out`` is
 either absent or complete.
 """
@@ -48,18 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def generator_from_args(args: argparse.Namespace):
-    import yaml
+    from synthcl.generators import build_generator, parse_options
 
-    from synthcl.errors import SynthclError
-    from synthcl.generators import build_generator
-
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SynthclError(f"--option {item}: expected KEY=VALUE, e.g. noise_std=0.5")
-        options[key.strip()] = yaml.safe_load(value)
-    return build_generator(args.generator, d=args.d, **options)
+    return build_generator(args.generator, d=args.d, **parse_options(args.option))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
     sample = sample_balanced(data.splits["train"], args.n, args.seed, data.class_names)
     indices = np.concatenate([sample.train_indices, sample.val_indices])
     sources = sample.all
-    generator.check_size(*sources.images.shape[1:3])
     images = SyntheticSet(sources.tensor().contiguous(), generator, args.m, args.seed,
                           cache_dir=args.cache_dir, device=device)
 
@@ -135,6 +126,6 @@ def _write(images, labels, indices, class_names, seed, folder, device) -> None:
             bar.update(len(index))
     with open(folder / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "source_index", "source_label", "source_class", "copy",
+        writer.writerow(["file", "source_index", "source_label", "class", "copy",
                          "generator", "params", "seed"])
         writer.writerows(rows)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synthcl.data.sources.cache import default_cache_dir
 from synthcl.errors import SynthclError
 from synthcl.generators.base import SyntheticGenerator, check_images
 from synthcl.utils.atomic import atomic_path, write_json
@@ -43,10 +44,6 @@ from synthcl.utils.seeding import make_generator
 
 CACHE_CHUNK = 256          # copies of one source generated together when filling the cache
 Indices = torch.Tensor | Sequence[int] | range | np.ndarray
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SYNTHCL_CACHE") or Path.home() / ".cache" / "synthcl")
 
 
 def synthesize(sources: torch.Tensor, generator: SyntheticGenerator, seed: int,

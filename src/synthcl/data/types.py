@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,7 +59,6 @@ class ImageData:
     # histology | xray | microscopy | wafer | thermal | retina | electroluminescence | unknown
     # (picks the fine-tuning augmentation; see sources.modality)
     modality: str = "unknown"
-    extra: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -69,6 +68,3 @@ class ImageData:
     def image_shape(self) -> tuple[int, int, int]:
         """(H, W, C) shared by every image."""
         return tuple(self.splits["train"].images.shape[1:])  # type: ignore[return-value]
-
-    def split(self, name: str) -> Split:
-        return self.splits[name]

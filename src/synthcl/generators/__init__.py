@@ -8,11 +8,18 @@
 * ``mix:a+b[+c]``, e.g. ``mix:randomcrop+gpnn``: each image made by one of the named generators,
   chosen at random (option ``weights``, default equal); other options go to the generators that
   take them.
+
+Options are converted to the type the generator's ``__init__`` annotation declares (int, float,
+bool, a list of floats); ``parse_options`` reads ``KEY=VALUE`` strings (YAML values) for the CLI.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+import types
+import typing
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from synthcl.errors import SynthclError
@@ -23,7 +30,7 @@ from synthcl.generators.patchshuffle import PatchShuffle
 from synthcl.generators.randomcrop import RandomCrop
 
 __all__ = ["GENERATORS", "GPNN", "Mix", "PatchShuffle", "RandomCrop", "SyntheticGenerator",
-           "build_generator"]
+           "build_generator", "parse_options"]
 
 _CLASSES: dict[str, type[SyntheticGenerator]] = {
     "patchshuffle": PatchShuffle, "randomcrop": RandomCrop, "gpnn": GPNN}
@@ -34,10 +41,86 @@ def _options_of(cls: type) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters) - {"self"}
 
 
+def parse_options(items: Iterable[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` strings as a dict, each value read as YAML (``0.5`` -> 0.5)."""
+    import yaml
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SynthclError(f"--option {item}: expected KEY=VALUE, e.g. noise_std=0.5")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            options[key.strip()] = value   # not YAML: checked as a string against its type
+    return options
+
+
+_SEQUENCES = (list, tuple, Sequence)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _plain(hint: Any) -> Any:
+    """``hint`` without ``| None``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return inner[0] if len(inner) == 1 else Any
+    return hint
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in _SEQUENCES:
+        return "a list of numbers, e.g. [1,3]"
+    return {int: "an integer", float: "a number", bool: "true or false"}.get(hint, str(hint))
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as type ``hint`` (int, float, bool or a sequence of them, else unchanged);
+    ValueError or TypeError when it is not one."""
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(value)
+        if isinstance(value, int):
+            return value if hint is int else float(value)
+        number = float(value)
+        if not math.isfinite(number) or (hint is int and not number.is_integer()):
+            raise ValueError(value)
+        return int(number) if hint is int else number
+    if hint is bool:
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or text in _TRUE + _FALSE:
+            return value if isinstance(value, bool) else text in _TRUE
+        raise ValueError(value)
+    if typing.get_origin(hint) in _SEQUENCES:
+        if isinstance(value, str):
+            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(value)
+        return tuple(_convert(v, typing.get_args(hint)[0]) for v in value)
+    return value
+
+
+def _typed(cls: type, options: dict[str, Any], generator: str) -> dict[str, Any]:
+    """``options`` that ``cls.__init__`` takes, converted to its annotated types."""
+    hints = typing.get_type_hints(cls.__init__)
+    result = {}
+    for key, value in options.items():
+        if key not in _options_of(cls):
+            continue
+        hint = _plain(hints.get(key, Any))
+        try:
+            result[key] = _convert(value, hint)
+        except (TypeError, ValueError):
+            raise SynthclError(f"generator {generator!r}: option {key}={value!r} must be "
+                               f"{_describe(hint)}") from None
+    return result
+
+
 def _build_one(name: str, d: int, options: dict[str, Any]) -> SyntheticGenerator:
     cls = _CLASSES[name]
     accepted = _options_of(cls)
-    kwargs = {k: v for k, v in options.items() if k in accepted}
+    kwargs = _typed(cls, options, name)
     if "d" in accepted:
         kwargs["d"] = d
     return cls(**kwargs)
@@ -63,4 +146,5 @@ def build_generator(name: str, d: int = 4, **options: Any) -> SyntheticGenerator
                            f"options: {', '.join(sorted(accepted)) or 'none'}")
     if len(parts) == 1:
         return _build_one(parts[0], d, options)
-    return Mix([_build_one(p, d, options) for p in parts], options.get("weights"))
+    weights = _typed(Mix, options, name).get("weights")
+    return Mix([_build_one(p, d, options) for p in parts], weights)

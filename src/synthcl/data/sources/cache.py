@@ -24,8 +24,13 @@ from synthcl.utils.atomic import atomic_path
 _FINGERPRINT = "__fingerprint__"
 
 
+def default_cache_dir() -> Path:
+    """``$SYNTHCL_CACHE`` or ``~/.cache/synthcl``: the root of every synthcl cache."""
+    return Path(os.environ.get("SYNTHCL_CACHE") or Path.home() / ".cache" / "synthcl")
+
+
 def cache_root() -> Path:
-    return Path(os.environ.get("SYNTHCL_CACHE") or Path.home() / ".cache" / "synthcl") / "data"
+    return default_cache_dir() / "data"
 
 
 def cache_enabled() -> bool:

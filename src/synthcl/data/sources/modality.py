@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MODALITIES = ("histology", "xray", "microscopy", "wafer", "thermal", "retina",
-              "electroluminescence", "unknown")
-
 _KEYWORDS = (
     ("thermal", r"thermal|infrared|flir|thermography"),
     ("retina", r"retina|retinal|fundus|retinopathy|dr|aptos|eyepacs|messidor|oct"),
