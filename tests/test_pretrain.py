@@ -93,6 +93,17 @@ def test_every_mode_trains(tmp_path, pneumonia16, mode):
     assert 0 <= result.monitor["knn_acc"] <= 1
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"queue_size": 8}, "shorter than one batch"),
+    ({"deterministic": True, "device": "cuda"}, "deterministic=true is for the CPU"),
+    ({"weight_decay": -1.0}, "must not be negative"),
+])
+def test_bad_settings_are_refused_before_any_work(tmp_path, change, message):
+    with pytest.raises(SynthclError, match=message):
+        pretrain(tiny(tmp_path, **change))
+    assert not (tmp_path / "run").exists()
+
+
 def test_nan_loss_stops_with_the_step_and_a_cause(tmp_path, pneumonia16):
     with pytest.raises(SynthclError, match=r"at step \d+: the loss is (nan|inf).*learning rate"):
         pretrain(tiny(tmp_path, lr=1e30, steps=5), pneumonia16)

@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except SynthclError as exc:
         print(f"synthcl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:                      # unwritable --out, full disk, missing file
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"synthcl {args.command}: error: {exc.strerror or exc}{where}; check the path "
+              f"and free space", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"synthcl {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -20,24 +20,19 @@ import torch
 
 from synthcl.errors import SynthclError
 from synthcl.models import infer_architecture
+from synthcl.ssl.config import OPERATIONAL
 from synthcl.utils.atomic import torch_save
 
 FORMAT = "synthcl-pretrain-v1"
-# settings that may differ between a run and its resumption (they do not change the result)
-RUN_ONLY = ("resume", "out", "device", "workers", "checkpoint_every", "monitor_every")
 
 
 def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    """The global CPU generator's state (CUDA's are not kept: no draw of a run uses them)."""
+    return {"torch": torch.get_rng_state()}
 
 
 def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -70,7 +65,7 @@ def check_same_run(config: Any, saved: dict[str, Any], out: Path) -> None:
     """Resuming with other settings than the run was started with is an error."""
     now = dataclasses.asdict(config)
     changed = [f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in now
-               if k not in RUN_ONLY and saved.get(k) != now[k]]
+               if k not in OPERATIONAL and saved.get(k) != now[k]]
     if changed:
         raise SynthclError(
             f"--resume: the run in {out} was started with {', '.join(changed)}; resume it with "

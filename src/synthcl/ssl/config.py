@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODES = ("ours", "cl-real", "cl-all", "cl-aug", "universal")
+# Settings that change how a run is executed, never what it computes: a resumed run and a run
+# shared by several experiment cells may differ in them.
+OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every",
+               "cache_dir")
 
 
 @dataclass

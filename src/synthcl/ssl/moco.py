@@ -9,10 +9,14 @@ entries of the queue.
 Shuffle-BN (the reference's remedy against BatchNorm leaking which keys belong to the current
 batch) is done with *split* BatchNorm: the global batch is cut into ``bn_splits`` groups that
 each have their own BN statistics, as the reference's groups do with one group per GPU; keys
-are computed on a permuted batch, so a key's group never matches its query's group. The groups
-span processes (each process holds ``bn_splits / world_size`` of them), so a run gives the same
-result on one process as on several, and one process still gets the protection. SyncBN is not
-used: it would pool every sample of the batch into one statistic, the leak shuffle-BN avoids.
+are computed on a randomly permuted batch, so most keys (all but about 1 / ``bn_splits``) sit in
+another group than their query. The groups span processes (each process holds
+``bn_splits / world_size`` of them), so one process computes the same losses and gradients as
+several, and one process still gets the protection when the batch allows two groups or more
+(the automatic choice keeps 32 images per group, so batches under 64 get one group and no
+shuffle). BN running statistics, used only in eval mode, follow rank 0 under several processes.
+SyncBN is not used: it would pool every sample of the batch into one statistic, the leak
+shuffle-BN avoids.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Outputs in ``config.out``: ``config.yaml``, ``log.jsonl`` + TensorBoard events, 
 (every ``checkpoint_every`` steps, every 5 minutes and at the end; atomic), ``backbone.pt`` at the
 end (the query encoder's backbone; torchvision layout, no ``fc.*``).
 
-Recommended CPU settings: see the calibration note at the end of this docstring.
+Settings that learn at CPU sizes: see ``benchmarks/calibrate_pretrain.py`` and the README.
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ def validate(config: PretrainConfig) -> None:
     for name in ("steps", "batch_size", "checkpoint_every", "queue_size", "dim", "knn_k"):
         if getattr(config, name) <= 0:
             problems.append(f"{name} {getattr(config, name)}: must be positive")
+    for name in ("weight_decay", "warmup_steps", "workers", "monitor_every"):
+        if getattr(config, name) < 0:
+            problems.append(f"{name} {getattr(config, name)}: must not be negative")
+    if 0 < config.queue_size < config.batch_size:
+        problems.append(f"queue_size {config.queue_size} is shorter than one batch "
+                        f"({config.batch_size}): set queue_size >= batch_size")
+    if config.deterministic and config.device.startswith("cuda"):
+        problems.append("deterministic=true is for the CPU (bit-exact resume); CUDA has no "
+                        "deterministic kernels for every ResNet layer: drop it or use --device cpu")
     if not (0 < config.lr < math.inf and 0 < config.temperature < math.inf):
         problems.append(f"lr {config.lr}, temperature {config.temperature}: must be positive "
                         f"and finite")
@@ -165,8 +174,10 @@ def _shard_dict(procs: Processes, draws: dict[str, torch.Tensor]) -> dict[str, t
 class Trainer:
     """Everything one run holds: sources, model, optimiser, monitor, counters."""
 
-    def __init__(self, config: PretrainConfig, data: ImageData, procs: Processes):
+    def __init__(self, config: PretrainConfig, data: ImageData, procs: Processes,
+                 resuming: bool = False):
         c = self.config = config
+        self.resuming = resuming
         self.procs, self.device = procs, procs.device
         self.out = Path(c.out)
         cuda = self.device.type == "cuda"
@@ -205,15 +216,15 @@ class Trainer:
         self.above_chance = 0
 
     def _build_model(self, queue_size: int, hw: tuple[int, int]) -> MoCo:
-        """The MoCo model, initialised from ``(seed, "init")`` (or ``config.init``), on the
-        training device."""
+        """The MoCo model, initialised from ``(seed, "init")`` (or ``config.init``, unless the
+        run resumes from a checkpoint, which holds the weights), on the training device."""
         c = self.config
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(c.seed, "init"))
             backbone = build_backbone(c.arch, c.width, c.small_stem, hw)
             model = MoCo(backbone, c.dim, queue_size, c.key_momentum, c.temperature,
                          self.bn_splits // self.procs.world, make_generator(c.seed, "queue"))
-        if c.init:
+        if c.init and not self.resuming:
             apply_init(model.encoder_q, load_init(c.init), c.init)
             model.encoder_k.load_state_dict(model.encoder_q.state_dict())
         model.to(self.device)
@@ -347,10 +358,10 @@ class Trainer:
                     last_save = time.monotonic()
             bar.close()
             self.stats["wall_time_s"] = time.perf_counter() - start_wall
-            self.save(finished=True)
-            if procs.main:
+            if procs.main:                     # before the finished checkpoint, which ends a run
                 torch_save(backbone_state_dict(self.model.encoder_q.backbone),
                            self.out / BACKBONE_NAME)
+            self.save(finished=True)
             procs.barrier()
         finally:
             log.close()
@@ -396,8 +407,11 @@ def pretrain(config: PretrainConfig, data: ImageData | None = None) -> PretrainR
     try:
         if data is None:
             data = load_for_config(config)
+        if config.deterministic and procs.device.type == "cuda":
+            raise SynthclError("deterministic=true is for the CPU (bit-exact resume); use "
+                               "--device cpu or drop it")
         with _deterministic(config.deterministic):
-            trainer = Trainer(config, data, procs)
+            trainer = Trainer(config, data, procs, resuming=state is not None)
             if state is not None:
                 trainer.restore(state)
             return trainer.run()
