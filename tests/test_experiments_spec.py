@@ -181,6 +181,11 @@ def test_imagenet_weights_reason_and_architecture(tmp_path, monkeypatch):
     ({"pretrain": {"stepz": 3}}, "unknown setting"),
     ({"sweeps": {"n": [1]}}, "unknown key"),
     ({"seeds": []}, "must not be empty"),
+    ({"seeds": [0, 0]}, "lists a value twice"),
+    ({"methods": ["scratch", "scratch"]}, "methods list one twice"),
+    ({"sweeps": {"m": [4], "d": [2]}}, "one swept setting per scale"),
+    ({"pretrain": {"image_size": "32"}}, "set them on the dataset or in common"),
+    ({"shared_pretrain_seed": "x"}, "must be a list of integers"),
 ])
 def test_bad_specs_are_clear_errors(change, message):
     with pytest.raises(SynthclError, match=message):

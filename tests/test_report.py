@@ -106,7 +106,7 @@ def test_stats_helpers():
 
 
 def test_sweep_report_and_plots(tmp_path):
-    layout = dict(LAYOUT, kind="fig8", methods=["scratch", "ours:randomcrop"],
+    layout = dict(LAYOUT, kind="fig8", methods=["scratch", "cl-real", "ours:randomcrop"],
                   datasets=[{"name": "small", "paper": None, "ns": [8]},
                             {"name": "large", "paper": None, "ns": [8]}],
                   seeds=[0, 1], sweeps={"d": [2, 4, 8]})
@@ -115,6 +115,8 @@ def test_sweep_report_and_plots(tmp_path):
         for dataset, best, shape in (("small", 2, (28, 28, 1)), ("large", 8, (96, 96, 3))):
             store.put(record("scratch", seed, 50 + seed, spec="f8", dataset=dataset, n=8,
                              layout=layout, shape=shape))
+            store.put(record("cl-real", seed, 55 + seed, spec="f8", dataset=dataset, n=8,
+                             layout=layout, shape=shape))              # not swept
             for d in (2, 4, 8):
                 store.put(record("ours:randomcrop", seed, 60 + (d == best) * 10 + seed,
                                  spec="f8", dataset=dataset, n=8, sweep={"d": d},
@@ -123,6 +125,8 @@ def test_sweep_report_and_plots(tmp_path):
     text = write_report(store.path, out).read_text()
     assert "| Method | D=2 | D=4 | D=8 | no sweep |" in text
     assert "| Ours (RC) | 70.5 ± 0.7 | 60.5 ± 0.7 | 60.5 ± 0.7 |  |" in text
+    assert "| CL | +5.0 [+5.0, +5.0] | +5.0 [+5.0, +5.0] |" in text   # paired, unswept
+    assert "| Ours (RC), D=2 | +20.0 [+20.0, +20.0] | +10.0 [+10.0, +10.0] |" in text
     assert "| small N8 | Ours (RC) | 28x28 | 2 | 70.5 |" in text
     assert "| large N8 | Ours (RC) | 96x96 | 8 | 70.5 |" in text
     for name in ("f8-mini-d.png", "f8-mini-optimal-d.png"):

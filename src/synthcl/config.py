@@ -100,6 +100,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
             data = yaml.safe_load(fh)
     except FileNotFoundError as exc:
         raise SynthclError(f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynthclError(f"config file {path} cannot be read ({exc}); give a UTF-8 YAML "
+                           f"file") from exc
     except yaml.YAMLError as exc:
         raise SynthclError(f"config file {path} is not valid YAML: {exc}") from exc
     if data is None:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DemoSettings(out=args.out, n=args.n, seeds=seeds, image_size=str(args.image_size),
                             width=args.width, steps=args.steps, batch_size=args.batch_size,
                             m=args.m, epochs=args.epochs, device=args.device)
-    report = run_demo(settings)
+    report, failed = run_demo(settings)
     print(f"demo finished: the report is {report} "
           f"(results database {report.parent / 'results.db'})")
-    return 0
+    return 1 if failed else 0

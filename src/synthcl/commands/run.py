@@ -14,8 +14,8 @@ DEFAULT_RESULTS = "results/synthcl.db"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="built-in spec name or path/to/spec.yaml")
     parser.add_argument("--scale", default=None,
-                        help="which settings of the spec: mini (2-core CPU), gpu-lite (one "
-                             "GPU, minutes), paper (default: mini, or the spec's first scale)")
+                        help="which settings of the spec: mini (2-core CPU) or paper; gpu-lite "
+                             "for the gpu-lite spec (default: mini, or the spec's first scale)")
     parser.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
                         help="read dataset NAME of the spec from PATH (repeatable)")
     parser.add_argument("--results", default=DEFAULT_RESULTS, metavar="DB",

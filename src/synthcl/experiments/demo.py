@@ -60,8 +60,9 @@ def demo_spec(s: DemoSettings) -> dict:
     }
 
 
-def run_demo(s: DemoSettings) -> Path:
-    """Run the demo grid into ``s.out`` and write its report; returns report.md's path."""
+def run_demo(s: DemoSettings) -> tuple[Path, int]:
+    """Run the demo grid into ``s.out`` and write its report; returns report.md's path and the
+    number of failed cells."""
     from synthcl.experiments.report import write_report
     from synthcl.experiments.runner import run_cells
     from synthcl.experiments.spec import expand_cells, parse_spec
@@ -74,4 +75,4 @@ def run_demo(s: DemoSettings) -> Path:
     summary = run_cells(cells, store)
     if summary.failed:
         print(f"demo: {summary.failed} cell(s) failed; the report shows why")
-    return write_report(store.path, out)
+    return write_report(store.path, out), summary.failed

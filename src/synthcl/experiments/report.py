@@ -52,10 +52,8 @@ def accuracy(record: dict) -> float:
     return 100.0 * float(record["metrics"]["accuracy"])
 
 
-def _fmt(value: float | None, sign: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.1f}" if sign else f"{value:.1f}"
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 @dataclass
@@ -137,6 +135,19 @@ class Group:
 
 def _sweep_key(sweep: dict) -> str:
     return json.dumps(sweep or {}, sort_keys=True)
+
+
+def _sweep_label(sweep: dict) -> str:
+    return "".join(f", {k.upper()}={v}" for k, v in sweep.items())
+
+
+def _method_sweeps(group: Group) -> list[tuple[str, str, str]]:
+    """(row label, method, sweep key) for every method and swept value holding records, methods
+    in the spec's order and swept values ascending."""
+    keys = {(method, key) for method, _, _, key in group.entries}
+    ordered = sorted(keys, key=lambda mk: (_order(group, mk[0]),
+                                           tuple(json.loads(mk[1]).values())))
+    return [(method_label(m) + _sweep_label(json.loads(k)), m, k) for m, k in ordered]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -258,9 +269,10 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
     for method in group.methods:
         if method == "scratch":
             continue
-        for sweep in sweep_values or [{}]:
-            label = method_label(method) + "".join(f", {k.upper()}={v}" for k, v in sweep.items())
-            row = [label]
+        swept = [sweep for sweep in sweep_values or [] if any(
+            group.entry(method, d, n, sweep).records for d, n, _ in group.columns)]
+        for sweep in swept or [{}]:           # methods the sweep leaves alone have no value
+            row = [method_label(method) + _sweep_label(sweep)]
             for dataset, n, _ in group.columns:
                 base = group.entry("scratch", dataset, n).accs
                 accs = group.entry(method, dataset, n, sweep).accs
@@ -284,12 +296,10 @@ def per_seed_tables(group: Group) -> list[str]:
     lines = []
     for dataset, n, _ in group.columns:
         rows = []
-        for (method, ds, nn, sweep_key), entry in sorted(
-                group.entries.items(), key=lambda kv: (_order(group, kv[0][0]), kv[0][3])):
-            if (ds, nn) != (dataset, n) or not entry.done:
+        for label, method, sweep_key in _method_sweeps(group):
+            entry = group.entries.get((method, dataset, n, sweep_key), Entry())
+            if not entry.done:
                 continue
-            sweep = json.loads(sweep_key)
-            label = method_label(method) + "".join(f", {k.upper()}={v}" for k, v in sweep.items())
             cells = []
             for seed in group.seeds:
                 record = entry.done.get(seed)
@@ -318,12 +328,11 @@ def _order(group: Group, method: str) -> int:
 def monitor_table(group: Group) -> list[str]:
     """kNN probe accuracy of the pre-trained features against random-init ones, mean over seeds."""
     rows = []
-    for method in group.methods:
-        row, seen = [method_label(method)], False
+    for label, method, key in _method_sweeps(group):
+        row, seen = [label], False
         for dataset, n, _ in group.columns:
-            pairs = [((r["pretrain"] or {}).get("monitor") or {}) for r in group.records
-                     if r["method"] == method
-                     and (r["dataset"], r["n"]) == (dataset, n) and r["status"] == "done"]
+            pairs = [((r["pretrain"] or {}).get("monitor") or {})
+                     for r in _done(group, method, dataset, n, key)]
             pairs = [p for p in pairs if "knn_acc" in p and "knn_acc_random" in p]
             if pairs:
                 seen = True
@@ -342,11 +351,10 @@ def monitor_table(group: Group) -> list[str]:
 
 def wall_table(group: Group) -> list[str]:
     rows = []
-    for method in group.methods:
-        row, seen = [method_label(method)], False
+    for label, method, key in _method_sweeps(group):
+        row, seen = [label], False
         for dataset, n, _ in group.columns:
-            done = [r for r in group.records if r["method"] == method and r["dataset"] == dataset
-                    and r["n"] == n and r["status"] == "done"]
+            done = _done(group, method, dataset, n, key)
             if not done:
                 row.append("—")
                 continue
@@ -363,6 +371,10 @@ def wall_table(group: Group) -> list[str]:
         return []
     return _table(["Method (pre-training + fine-tuning per cell)"]
                   + [_col_label(d, n) for d, n, _ in group.columns], rows)
+
+
+def _done(group: Group, method: str, dataset: str, n: int, sweep_key: str) -> list[dict]:
+    return list(group.entries.get((method, dataset, n, sweep_key), Entry()).done.values())
 
 
 def _duration(seconds: float) -> str:

@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -288,7 +289,13 @@ def _run_parallel(todo: list[Cell], executor: Executor, workers: int,
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 cell = running.pop(future)
-                record = future.result()
+                try:
+                    record = future.result()
+                except BrokenProcessPool as exc:
+                    raise SynthclError(
+                        f"a worker process died while running {cell.id} (out of memory or "
+                        f"killed?); finished cells are kept: run the same command again, with "
+                        f"fewer --workers if memory is short") from exc
                 if cell.pretrain_key:
                     busy_keys.discard(cell.pretrain_key)
                     if record["status"] == "done":
@@ -330,7 +337,6 @@ def run_single(cell: Cell, store: ResultStore, executor: Executor = execute_cell
     which processes on other machines may not share safely)."""
     from synthcl.experiments.store import cell_file, read_cell_files
 
-    check_settings_unchanged([cell], store)
     path = cell_file(store.results_dir, cell.id)
     old = store.get(cell.id)
     for record in [old] + [r for r in read_cell_files(store.results_dir)

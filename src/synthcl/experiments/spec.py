@@ -62,7 +62,7 @@ from typing import Any
 from synthcl.config import config_hash, from_dict, load_yaml, to_dict
 from synthcl.errors import SynthclError
 from synthcl.finetune.config import FinetuneConfig
-from synthcl.ssl.config import PretrainConfig
+from synthcl.ssl.config import OPERATIONAL, PretrainConfig
 
 KINDS = ("table2", "table3", "table4", "fig6", "fig7", "fig8")
 PLAIN_METHODS = ("scratch", "imagenet", "cl-real", "cl-all", "universal")
@@ -70,9 +70,6 @@ GENERATOR_METHODS = ("ours", "cl-aug")
 PATCH_GENERATORS = ("patchshuffle", "randomcrop")
 SWEEPS = ("m", "d")
 IMAGENET_ENV = "SYNTHCL_IMAGENET_WEIGHTS"
-# PretrainConfig fields that change how a run is executed, never what it computes.
-OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every",
-               "cache_dir")
 # Fields a spec may not set: the runner derives them from the cell.
 RUNNER_OWNED = {"pretrain": ("data", "n", "mode", "generator", "seed", "out", "resume", "device"),
                 "finetune": ("data", "n", "init", "seeds", "out", "device")}
@@ -260,6 +257,8 @@ def _int_list(value: Any, where: str) -> tuple[int, ...]:
         raise SynthclError(f"{where} must be a list of integers, got {value!r}") from exc
     if not out:
         raise SynthclError(f"{where} must not be empty")
+    if len(set(out)) != len(out):
+        raise SynthclError(f"{where} lists a value twice ({value!r}); list each once")
     return out
 
 
@@ -276,6 +275,11 @@ def _settings(data: dict, where: str) -> Settings:
         if unknown:
             raise SynthclError(f"{where}.{block}: unknown setting(s) {', '.join(unknown)}; "
                                f"valid: {', '.join(sorted(valid))}")
+        data_keys = sorted(set(values) & set(DATA_KEYS)) if block != "common" else []
+        if data_keys:
+            raise SynthclError(f"{where}.{block}: {', '.join(data_keys)} describe how the data "
+                               f"is read, for pre-training and fine-tuning alike; set them on "
+                               f"the dataset or in common")
         owned = sorted(set(values) & _OWNED[block])
         if owned:
             raise SynthclError(f"{where}.{block}: {', '.join(owned)} are set by the runner from "
@@ -311,8 +315,13 @@ def _parse_scale(name: str, data: dict, where: str) -> Scale:
     if not methods_data:
         raise SynthclError(f"{where}: no methods")
     methods = tuple(parse_method(m, f"{where}: ") for m in methods_data)
+    if len(set(methods)) != len(methods):
+        raise SynthclError(f"{where}: methods list one twice ({methods_data}); list each once")
     sweeps_data = _mapping(data.get("sweeps"), f"{where}.sweeps")
     _check_keys(sweeps_data, SWEEPS, f"{where}.sweeps")
+    if len(sweeps_data) > 1:
+        raise SynthclError(f"{where}.sweeps: one swept setting per scale (got "
+                           f"{', '.join(sweeps_data)}); make one scale per sweep")
     sweeps = {k: _int_list(v, f"{where}.sweeps.{k}") for k, v in sweeps_data.items()}
     method_settings = {}
     for key, value in _mapping(data.get("method_settings"), f"{where}.method_settings").items():
@@ -324,7 +333,8 @@ def _parse_scale(name: str, data: dict, where: str) -> Scale:
                  datasets=datasets, methods=methods,
                  seeds=_int_list(data.get("seeds", [0]), f"{where}.seeds"), sweeps=sweeps,
                  settings=_settings(data, where), method_settings=method_settings,
-                 shared_pretrain_seed=int(data.get("shared_pretrain_seed", 0)),
+                 shared_pretrain_seed=_int_list(data.get("shared_pretrain_seed", 0),
+                                                f"{where}.shared_pretrain_seed")[0],
                  imagenet_weights=data.get("imagenet_weights"))
 
 
@@ -341,7 +351,7 @@ def _parse_dataset(name: str, data: dict, where: str) -> DatasetSpec:
     for n, block in _mapping(data.get("by_n"), f"{where}.by_n").items():
         block = _mapping(block, f"{where}.by_n.{n}")
         _check_keys(block, ("common", "pretrain", "finetune"), f"{where}.by_n.{n}")
-        by_n[int(n)] = _settings(block, f"{where}.by_n.{n}")
+        by_n[_int_list(n, f"{where}.by_n key")[0]] = _settings(block, f"{where}.by_n.{n}")
     return DatasetSpec(name, str(data["path"]), _int_list(data["n"], f"{where}.n"), settings,
                        by_n, data.get("paper"))
 

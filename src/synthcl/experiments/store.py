@@ -114,14 +114,15 @@ class ResultStore:
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         if self.readonly and not self.path.exists():
             return []
-        with closing(self._connect()) as db:
-            return db.execute(sql, args).fetchall()
+        try:
+            with closing(self._connect()) as db:
+                return db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise SynthclError(f"{self.path} is not a readable synthcl results database "
+                               f"({exc}); give the file synthcl run wrote") from exc
 
-    def records(self, status: str | None = None) -> list[dict[str, Any]]:
-        query, args = "SELECT * FROM cells", ()
-        if status:
-            query, args = query + " WHERE status = ?", (status,)
-        return [_decode(r) for r in self._query(query + " ORDER BY rowid", args)]
+    def records(self) -> list[dict[str, Any]]:
+        return [_decode(r) for r in self._query("SELECT * FROM cells ORDER BY rowid")]
 
     def get(self, cell_id: str) -> dict[str, Any] | None:
         rows = self._query("SELECT * FROM cells WHERE cell_id = ?", (cell_id,))
@@ -150,7 +151,7 @@ class ResultStore:
                        f"({', '.join('?' * len(COLUMNS))})", _encode(record))
 
     def import_cell_files(self) -> int:
-        """Move finished ``cells/<ID>.json`` records into the database; returns how many."""
+        """Copy finished ``cells/<ID>.json`` records into the database; returns how many."""
         count = 0
         for record in read_cell_files(self.results_dir):
             existing = self.get(record["cell_id"])

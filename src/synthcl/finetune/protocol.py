@@ -70,9 +70,10 @@ def candidate_configurations(config: FinetuneConfig, n_train: int) -> list[Hyper
                            "--no-grid to search the grid)")
     if not batch_sizes or not lrs:
         raise SynthclError("the grid is empty: give at least one batch size and one learning rate")
-    bad = [f"batch size {b}" for b in batch_sizes if b < 1] + [f"lr {x}" for x in lrs if x <= 0]
+    bad = [f"batch size {b}" for b in batch_sizes if b < 2] + [f"lr {x}" for x in lrs if x <= 0]
     if bad:
-        raise SynthclError(f"{', '.join(bad)}: must be positive")
+        raise SynthclError(f"{', '.join(bad)}: batch sizes must be at least 2 (BatchNorm needs "
+                           f"two images) and learning rates positive")
     configs = [HyperParams(min(b, n_train), float(lr)) for b in batch_sizes for lr in lrs]
     return list(dict.fromkeys(configs))
 
