@@ -8,7 +8,9 @@ DataLoader worker processes, then the same MoCo step). Also the data pipelines a
 (CUDA only).
 
 The images are random uint8 arrays held in memory (content does not change the cost of either
-pipeline; no file decoding is timed). Medians over ``--steps`` timed steps after ``--warmup``.
+pipeline; no file decoding is timed). Full loops: medians over ``--steps`` timed steps after
+``--warmup``; views alone: the total time of 20 batches, after the DataLoader's prefetch queue has
+been emptied (so the plain rate is its workers' production rate).
 
     python benchmarks/bench_pretrain.py                       # CPU: R18@32 and R50@96
     python benchmarks/bench_pretrain.py --device cuda --cases resnet50:224:128 --compare precision
@@ -27,7 +29,7 @@ from PIL import Image, ImageFilter
 from torchvision import transforms
 
 from synthcl.data import ImageData, Split
-from synthcl.models import IMAGENET_MEAN, IMAGENET_STD
+from synthcl.models.resnet import IMAGENET_MEAN, IMAGENET_STD
 from synthcl.ssl import PretrainConfig
 from synthcl.ssl.distributed import setup
 from synthcl.ssl.trainer import Trainer
@@ -84,6 +86,15 @@ def median_rate(step, batch: int, steps: int, warmup: int, sync) -> float:
     return batch / statistics.median(times)
 
 
+def total_rate(step, batch: int, sync, count: int = 20) -> float:
+    sync()
+    t0 = time.perf_counter()
+    for i in range(count):
+        step(i)
+    sync()
+    return count * batch / (time.perf_counter() - t0)
+
+
 def bench_case(arch: str, size: int, batch: int, args, out_dir: str
                ) -> list[tuple[str, float, int | None]]:
     """Rows (name, instances/s, index of the row it is compared with)."""
@@ -121,10 +132,12 @@ def bench_case(arch: str, size: int, batch: int, args, out_dir: str
 
     rows.append(("plain loop (PIL in DataLoader workers)",
                  median_rate(plain_step, batch, args.steps, args.warmup, sync), None))
-    rows.append(("synthcl views only", median_rate(ours.make_batch, batch, args.steps,
-                                                   args.warmup, sync), 3))
-    rows.append(("plain views only", median_rate(lambda i: next(batches), batch, args.steps,
-                                                 args.warmup, sync), None))
+    # views alone: total time over VIEW_BATCHES batches, after the DataLoader's prefetch queue
+    # has been emptied, so that the plain rate is the workers' production rate
+    for _ in range(2 * max(1, args.workers) + args.warmup):
+        next(batches)
+    rows.append(("synthcl views only", total_rate(ours.make_batch, batch, sync), 3))
+    rows.append(("plain views only", total_rate(lambda i: next(batches), batch, sync), None))
     return rows
 
 
