@@ -1,0 +1,49 @@
+"""The benchmark scripts still run (tiny sizes): they are how the README's speed figures are
+made, and the GPU check script calls them."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "SYNTHCL_PROGRESS": "0"}
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_generator_benchmark_prints_rates_and_ratios():
+    out = run("bench_generators.py", "--batch", "4", "--size", "32", "--d", "2",
+              "--repeats", "1", "--naive-repeats", "1", "--threads", "1")
+    assert "patchshuffle" in out.lower() and "randomcrop" in out.lower()
+
+
+def test_gpnn_benchmark_prints_seconds_per_image():
+    out = run("bench_gpnn.py", "--sizes", "28", "--outputs", "2", "--threads", "1")
+    assert "28" in out
+
+
+@pytest.mark.slow
+def test_pretrain_benchmark_compares_with_the_plain_loop():
+    out = run("bench_pretrain.py", "--cases", "resnet18:16:8", "--steps", "1", "--warmup", "1",
+              "--threads", "1", "--workers", "1")
+    assert "plain loop (PIL in DataLoader workers)" in out and "synthcl views only" in out
+
+
+@pytest.mark.slow
+def test_calibration_probes_a_finished_run(tmp_path):
+    data = shared_path("pneumoniamnist", "pneumoniamnist.npz")
+    out = run("calibrate_pretrain.py", "--out", str(tmp_path / "run"),
+              "--set", f"data={data}", "--set", "image_size=16", "--set", "width=8",
+              "--set", "n=8", "--set", "m=4", "--set", "d=2", "--set", "steps=2",
+              "--set", "batch_size=8", "--set", "queue_size=8")
+    assert '"knn2000_pretrained"' in out and '"knn2000_random"' in out
