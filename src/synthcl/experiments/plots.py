@@ -1,9 +1,9 @@
 """PNG plots like the paper's Figs. 5-8 (matplotlib, headless).
 
 Sweep plots: one panel per dataset (columns) and N (rows); a solid line with the seed standard
-deviation as error bars for each method the sweep affects, and dashed horizontal lines for the two
-strongest methods it does not affect (the paper dashes ImageNet and feature-vis dead leaves; here
-whichever two baselines score highest in that panel). M and D are drawn on log2 axes.
+deviation as error bars for each method the sweep affects, and dashed horizontal lines for
+scratch (the reference) and the strongest other method the sweep does not affect (the paper
+dashes ImageNet and feature-vis dead leaves). M and D are drawn on log2 axes.
 
 Previews (Fig. 5): for each generator of a report's ``ours`` / ``cl-aug`` rows (at most three),
 one training image per class (at most four) of the dataset as the cells read it, and five images
@@ -73,8 +73,10 @@ def plot_sweep(group: Group, name: str, path: Path) -> bool:
                     mean = group.entry(method, dataset, n).mean
                     if mean is not None:
                         baselines.append((mean, method))
-            strongest = sorted(baselines, reverse=True)[:DASHED_BASELINES]
-            for (mean, method), color in zip(strongest, BASELINE_COLORS, strict=False):
+            scratch = [b for b in baselines if b[1] == "scratch"]   # the reference, always
+            others = sorted((b for b in baselines if b[1] != "scratch"), reverse=True)
+            shown = scratch + others[:DASHED_BASELINES - len(scratch)]
+            for (mean, method), color in zip(shown, BASELINE_COLORS, strict=False):
                 ax.axhline(mean, linestyle="--", linewidth=1.2, color=color,
                            label=f"{method_label(method)} (no {name.upper()})")
             if values:
