@@ -94,9 +94,10 @@ def test_existing_output_is_refused_unless_overwrite(tiny_npz, tmp_path, capsys)
     (["--d", "40"], "too large"),
     (["--n", "5"], "N=5"),
     (["--option", "noise_std"], "expected KEY=VALUE"),
-    (["--generator", "gpnn", "--option", "noise_std=abc"], "noise_std='abc' must be a number"),
+    (["--generator", "gpnn", "--option", "noise_std=abc"],
+     "'noise_std': 'abc' is not a valid float"),
     (["--generator", "mix:randomcrop+gpnn", "--option", "weights=ab"],
-     "weights='ab' must be a list of numbers"),
+     "'weights': 'ab' is not a valid float"),
 ])
 def test_bad_arguments_give_one_line_and_no_output(tiny_npz, tmp_path, capsys, bad, message):
     path, _ = tiny_npz

@@ -212,13 +212,15 @@ def test_options_take_the_types_the_generators_declare():
     assert mix.weights == [0.25, 0.75]
     assert build_generator("mix:patchshuffle+randomcrop", weights=(1, 1)).weights == [0.5, 0.5]
     for option, value, expected in [
-            ("noise_std", "abc", "a number"), ("iters", "three", "an integer"),
-            ("patch_size", 2.5, "an integer"), ("iters", True, "an integer"),
-            ("scale", float("nan"), "a number"), ("max_levels", [3], "an integer")]:
-        with pytest.raises(SynthclError, match=f"option {option}=.* must be {expected}"):
+            ("noise_std", "abc", "float"), ("iters", "three", "int"),
+            ("patch_size", 2.5, "int"), ("iters", True, "int"),
+            ("scale", float("nan"), "float"), ("max_levels", [3], "int")]:
+        with pytest.raises(SynthclError, match=f"'gpnn': setting '{option}': .* is not a valid "
+                                               f"{expected}"):
             build_generator("gpnn", **{option: value})
-    for weights in ("ab", 5, [1, "x"]):
-        with pytest.raises(SynthclError, match="option weights=.* must be a list of numbers"):
+    for weights, message in (("ab", "not a valid float"), ([1, "x"], "not a valid float"),
+                             (5, "must be 2 non-negative numbers")):
+        with pytest.raises(SynthclError, match=message):
             build_generator("mix:patchshuffle+randomcrop", weights=weights)
 
 

@@ -7,9 +7,11 @@ so it round-trips through YAML/JSON and hashes stably for caching and result key
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import types
 import typing
@@ -44,21 +46,23 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _base_type(args[0])
-    if origin in (list, tuple):
+    if origin in (list, tuple, collections.abc.Sequence):
         return typing.get_args(tp)[0], True
     return tp, False
 
 
-def _coerce(name: str, value: Any, tp: Any) -> Any:
+def coerce(name: str, value: Any, tp: Any) -> Any:
+    """``value`` as the annotation ``tp`` (int, float, bool, str, a list of them, ``| None``);
+    a SynthclError naming ``name`` otherwise. Strings are parsed ("0.5", "true", "1,3")."""
     if value is None:
         return None
     base, is_list = _base_type(tp)
     if is_list:
         if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
+            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             value = [value]
-        return [_coerce(name, v, base) for v in value]
+        return [coerce(name, v, base) for v in value]
     try:
         if base is bool:
             if isinstance(value, str):
@@ -70,7 +74,11 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
                 raise ValueError(value)
             return bool(value)
         if base in (int, float, str):
+            if base is not str and isinstance(value, bool):
+                raise ValueError(value)
             if base is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            if base is float and not math.isfinite(float(value)):
                 raise ValueError(value)
             return base(value)
     except (TypeError, ValueError) as exc:
@@ -90,7 +98,7 @@ def from_dict(cls: type[C], data: dict[str, Any], base: C | None = None) -> C:
             f"valid settings: {', '.join(sorted(types_))}"
         )
     values = to_dict(base) if base is not None else {}
-    values.update({k: _coerce(k, v, types_[k]) for k, v in data.items()})
+    values.update({k: coerce(k, v, types_[k]) for k, v in data.items()})
     return cls(**values)
 
 

@@ -10,18 +10,18 @@
   take them.
 
 Options are converted to the type the generator's ``__init__`` annotation declares (int, float,
-bool, a list of floats); ``parse_options`` reads ``KEY=VALUE`` strings (YAML values) for the CLI.
+bool, a list of floats) by ``synthcl.config.coerce``, the settings' own conversion;
+``parse_options`` reads ``KEY=VALUE`` strings (YAML values) for the CLI.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
+from synthcl.config import coerce
 from synthcl.errors import SynthclError
 from synthcl.generators.base import SyntheticGenerator
 from synthcl.generators.gpnn import GPNN
@@ -57,64 +57,15 @@ def parse_options(items: Iterable[str]) -> dict[str, Any]:
     return options
 
 
-_SEQUENCES = (list, tuple, Sequence)
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-
-
-def _plain(hint: Any) -> Any:
-    """``hint`` without ``| None``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return inner[0] if len(inner) == 1 else Any
-    return hint
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) in _SEQUENCES:
-        return "a list of numbers, e.g. [1,3]"
-    return {int: "an integer", float: "a number", bool: "true or false"}.get(hint, str(hint))
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    """``value`` as type ``hint`` (int, float, bool or a sequence of them, else unchanged);
-    ValueError or TypeError when it is not one."""
-    if hint in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise TypeError(value)
-        if isinstance(value, int):
-            return value if hint is int else float(value)
-        number = float(value)
-        if not math.isfinite(number) or (hint is int and not number.is_integer()):
-            raise ValueError(value)
-        return int(number) if hint is int else number
-    if hint is bool:
-        text = str(value).strip().lower()
-        if isinstance(value, bool) or text in _TRUE + _FALSE:
-            return value if isinstance(value, bool) else text in _TRUE
-        raise ValueError(value)
-    if typing.get_origin(hint) in _SEQUENCES:
-        if isinstance(value, str):
-            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(value)
-        return tuple(_convert(v, typing.get_args(hint)[0]) for v in value)
-    return value
-
-
 def _typed(cls: type, options: dict[str, Any], generator: str) -> dict[str, Any]:
     """``options`` that ``cls.__init__`` takes, converted to its annotated types."""
     hints = typing.get_type_hints(cls.__init__)
-    result = {}
-    for key, value in options.items():
-        if key not in _options_of(cls):
-            continue
-        hint = _plain(hints.get(key, Any))
-        try:
-            result[key] = _convert(value, hint)
-        except (TypeError, ValueError):
-            raise SynthclError(f"generator {generator!r}: option {key}={value!r} must be "
-                               f"{_describe(hint)}") from None
-    return result
+    accepted = _options_of(cls)
+    try:
+        return {key: coerce(key, value, hints.get(key, Any))
+                for key, value in options.items() if key in accepted}
+    except SynthclError as exc:
+        raise SynthclError(f"generator {generator!r}: {exc}") from None
 
 
 def _build_one(name: str, d: int, options: dict[str, Any]) -> SyntheticGenerator:
