@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 HELP = "pre-train a backbone with MoCo v2 (ours | cl-real | cl-all | cl-aug | universal)"
@@ -44,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from synthcl.config import config_from_args
     from synthcl.ssl import PretrainConfig, pretrain
+    from synthcl.ssl.distributed import is_main_process
 
     if args.resume and not args.config:
         saved = Path(args.out or PretrainConfig.out) / "config.yaml"
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             args.config = str(saved)
     config = config_from_args(PretrainConfig, args, OPTIONS)
     result = pretrain(config)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():                    # the other torchrun ranks stay quiet
         return 0
     monitor = result.monitor
     print(f"pre-trained {result.steps} steps in {result.wall_time_s:.0f} s "

@@ -63,6 +63,11 @@ class Processes:
             dist.destroy_process_group()
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun launch, or the only process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(device_name: str) -> Processes:
     """One process, or this process's rank of a torchrun launch (initialising the group)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -75,7 +75,6 @@ class Sources:
     train: InstanceSource
     view_generator: object | None
     held_out: torch.Tensor
-    held_out_note: str
 
 
 def images_of(split) -> torch.Tensor:
@@ -106,22 +105,20 @@ def build_sources(config: PretrainConfig, data: ImageData, sample: BalancedSampl
         train = synthetic_set(config, real, config.m, config.seed)
         copies = math.ceil(HELD_OUT / len(real))
         held = synthetic_set(config, real, copies, derive_seed(config.seed, "held-out"))
-        return Sources(train, None, held.batch(torch.arange(min(HELD_OUT, len(held)))),
-                       "fresh synthetic copies of the sources")
+        return Sources(train, None, held.batch(torch.arange(min(HELD_OUT, len(held)))))
     if mode in ("cl-real", "cl-aug"):
         view_generator = fs_generator(config) if mode == "cl-aug" else None
-        return Sources(TensorSource(real), view_generator, real[:HELD_OUT],
-                       "the N training images (this mode has no others)")
+        return Sources(TensorSource(real), view_generator, real[:HELD_OUT])
     if mode == "cl-all":
         train = TensorSource(images_of(data.splits["train"]))
         val = data.splits.get("val")
         if val is not None and len(val):
-            return Sources(train, None, images_of(val)[:HELD_OUT], "validation-split images")
-        return Sources(train, None, real[:HELD_OUT], "the N images (no validation split)")
+            return Sources(train, None, images_of(val)[:HELD_OUT])
+        return Sources(train, None, real[:HELD_OUT])
     if mode == "universal":
         _, h, w = real.shape[1:]
         train = DeadLeavesSource(config.universal_size, config.seed, h, w)
         held = train.batch(torch.arange(config.universal_size,
                                         config.universal_size + HELD_OUT))
-        return Sources(train, None, held, "dead-leaves images past the training set")
+        return Sources(train, None, held)
     raise SynthclError(f"--mode {mode}: unknown; choose one of {', '.join(MODES)}")

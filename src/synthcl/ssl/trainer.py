@@ -60,6 +60,9 @@ from synthcl.utils.seeding import derive_seed, make_generator
 CHECKPOINT_NAME, BACKBONE_NAME, CONFIG_NAME = "checkpoint.pt", "backbone.pt", "config.yaml"
 CHECKPOINT_SECONDS = 300
 DIVERGED_STEPS = 50                   # consecutive steps far above the chance-level loss
+DETERMINISTIC_CPU_ONLY = ("deterministic=true is for the CPU (bit-exact resume); CUDA has no "
+                          "deterministic kernels for every ResNet layer: drop it or use "
+                          "--device cpu")
 
 
 @dataclasses.dataclass
@@ -92,8 +95,7 @@ def validate(config: PretrainConfig) -> None:
         problems.append(f"queue_size {config.queue_size} is shorter than one batch "
                         f"({config.batch_size}): set queue_size >= batch_size")
     if config.deterministic and config.device.startswith("cuda"):
-        problems.append("deterministic=true is for the CPU (bit-exact resume); CUDA has no "
-                        "deterministic kernels for every ResNet layer: drop it or use --device cpu")
+        problems.append(DETERMINISTIC_CPU_ONLY)
     if not (0 < config.lr < math.inf and 0 < config.temperature < math.inf):
         problems.append(f"lr {config.lr}, temperature {config.temperature}: must be positive "
                         f"and finite")
@@ -313,10 +315,10 @@ class Trainer:
 
     # -- the run ---------------------------------------------------------------------------
     def probe(self) -> dict[str, float]:
-        if not self.probes:                                   # the random-init baseline
-            first = self.monitor.probe(self.model, self.device)
-            self.probes = {f"{k}_random": v for k, v in first.items()}
-        self.probes.update(self.monitor.probe(self.model, self.device))
+        latest = self.monitor.probe(self.model, self.device)
+        if not self.probes:                   # before the first step: the random-init baseline
+            self.probes = {f"{k}_random": v for k, v in latest.items()}
+        self.probes.update(latest)
         return dict(self.probes)
 
     def run(self) -> PretrainResult:
@@ -407,9 +409,8 @@ def pretrain(config: PretrainConfig, data: ImageData | None = None) -> PretrainR
     try:
         if data is None:
             data = load_for_config(config)
-        if config.deterministic and procs.device.type == "cuda":
-            raise SynthclError("deterministic=true is for the CPU (bit-exact resume); use "
-                               "--device cpu or drop it")
+        if config.deterministic and procs.device.type == "cuda":      # --device auto
+            raise SynthclError(DETERMINISTIC_CPU_ONLY)
         with _deterministic(config.deterministic):
             trainer = Trainer(config, data, procs, resuming=state is not None)
             if state is not None:
