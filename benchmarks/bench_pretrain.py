@@ -30,9 +30,9 @@ from torchvision import transforms
 
 from synthcl.data import ImageData, Split
 from synthcl.models.resnet import IMAGENET_MEAN, IMAGENET_STD
-from synthcl.ssl import PretrainConfig
-from synthcl.ssl.distributed import setup
-from synthcl.ssl.trainer import Trainer
+from synthcl.pretraining import PretrainConfig
+from synthcl.pretraining.distributed import setup
+from synthcl.pretraining.trainer import Trainer
 
 
 class PILBlur:

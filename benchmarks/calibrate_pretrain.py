@@ -26,8 +26,8 @@ import yaml
 from synthcl.config import from_dict
 from synthcl.data import load_dataset, sample_balanced
 from synthcl.models import build_backbone
-from synthcl.ssl import PretrainConfig, pretrain
-from synthcl.ssl.monitor import embed, knn_accuracy
+from synthcl.pretraining import PretrainConfig, pretrain
+from synthcl.pretraining.monitor import embed, knn_accuracy
 from synthcl.utils.seeding import derive_seed
 
 PROBE_TRAIN = 2000

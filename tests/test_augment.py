@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from synthcl.ssl.augment import (
+from synthcl.pretraining.augment import (
     Augment,
     adjust,
     color_jitter,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from matplotlib.path import Path as PolygonPath
 
-from synthcl.ssl import deadleaves as dl
+from synthcl.synthetic import deadleaves as dl
 
 
 def test_image_depends_only_on_seed_and_index():

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from synthcl.cli import main
-from synthcl.data.synthetic import SyntheticSet
+from synthcl.synthetic.sets import SyntheticSet
 from synthcl.generators import build_generator
 
 

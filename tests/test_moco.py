@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from synthcl.models import build_backbone, normalize
-from synthcl.ssl.augment import Augment
-from synthcl.ssl.moco import MoCo, SplitBatchNorm2d, capped_queue_size, split_batchnorm
+from synthcl.pretraining.augment import Augment
+from synthcl.pretraining.moco import MoCo, SplitBatchNorm2d, capped_queue_size, split_batchnorm
 
 
 def tiny_moco(queue_size=8, dim=4, momentum=0.9, temperature=0.2, bn_splits=1, seed=0):

@@ -11,8 +11,8 @@ import torchvision
 from synthcl.cli import main
 from synthcl.data import load_dataset
 from synthcl.errors import SynthclError
-from synthcl.ssl import PretrainConfig, pretrain
-from synthcl.ssl.checkpoint import FORMAT
+from synthcl.pretraining import PretrainConfig, pretrain
+from synthcl.pretraining.checkpoint import FORMAT
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_ours_learns_to_discriminate_its_synthetic_instances(tmp_path, pneumonia
     assert end < chance - 0.5 and end < start - 0.5   # ... the trained one clearly below it
     assert result.steps == 300 and math.isfinite(result.final_loss)
     # 256 held-out synthetic images: top-1 well above chance (1/256); measured 6/256. The random
-    # network scores about as high (see synthcl.ssl.monitor), so this is no proof of transfer.
+    # network scores about as high (see synthcl.pretraining.monitor), so this is no proof of transfer.
     assert result.monitor["instance_acc"] >= 4 / 256
     assert set(result.monitor) == {"knn_acc", "knn_acc_random", "instance_acc",
                                    "instance_acc_random"}

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from synthcl.ssl import PretrainConfig, pretrain
-from synthcl.ssl.deadleaves import dead_leaves
+from synthcl.pretraining import PretrainConfig, pretrain
+from synthcl.synthetic.deadleaves import dead_leaves
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from synthcl.data.synthetic import SyntheticSet, synthesize
+from synthcl.synthetic.sets import SyntheticSet, synthesize
 from synthcl.errors import SynthclError
 from synthcl.generators import GPNN, RandomCrop, build_generator
 from synthcl.utils.seeding import make_generator
@@ -114,7 +114,7 @@ def test_mix_with_a_costly_generator_is_cached(tmp_path):
 
 
 def test_cache_filled_in_chunks_equals_direct_generation(tmp_path, monkeypatch):
-    import synthcl.data.synthetic as synthetic
+    import synthcl.synthetic.sets as synthetic
 
     monkeypatch.setattr(synthetic, "CACHE_CHUNK", 2)
     src = sources(n=2, size=20)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from synthcl.data import sample_balanced
     from synthcl.data.cli import load_from_args
-    from synthcl.data.synthetic import SyntheticSet
+    from synthcl.synthetic.sets import SyntheticSet
     from synthcl.errors import SynthclError
     from synthcl.utils.devices import resolve_device
 

@@ -32,7 +32,7 @@ HELPS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from synthcl.config import add_config_arguments
-    from synthcl.ssl.config import PretrainConfig
+    from synthcl.pretraining.config import PretrainConfig
 
     add_config_arguments(parser, PretrainConfig, OPTIONS, HELPS)
     parser.epilog = ("Every other setting: --set KEY=VALUE (e.g. --set temperature=0.1). "
@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from synthcl.config import config_from_args
-    from synthcl.ssl import PretrainConfig, pretrain
-    from synthcl.ssl.distributed import is_main_process
+    from synthcl.pretraining import PretrainConfig, pretrain
+    from synthcl.pretraining.distributed import is_main_process
 
     if args.resume and not args.config:
         saved = Path(args.out or PretrainConfig.out) / "config.yaml"

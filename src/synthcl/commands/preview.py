@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from synthcl.commands.generate import generator_from_args
     from synthcl.data.cli import load_from_args
-    from synthcl.data.synthetic import synthesize
+    from synthcl.synthetic.sets import synthesize
     from synthcl.errors import SynthclError
     from synthcl.preview import save_preview
     from synthcl.utils.devices import resolve_device

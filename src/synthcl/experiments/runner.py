@@ -84,7 +84,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 def ensure_pretrain(config, data) -> dict[str, Any]:
     """Pre-train (or resume, or find finished) the backbone of ``config.out``; its summary."""
-    from synthcl.ssl import pretrain
+    from synthcl.pretraining import pretrain
 
     out = Path(config.out)
     with _file_lock(out.parent / f"{out.name}.lock"):
@@ -164,7 +164,7 @@ def changed_settings(record: dict[str, Any], cell: Cell) -> list[str]:
     if record["config_hash"] == cell.config_hash:
         return []
     from synthcl.finetune.config import FinetuneConfig
-    from synthcl.ssl.config import PretrainConfig
+    from synthcl.pretraining.config import PretrainConfig
 
     old, new = record.get("configs") or {}, cell.configs()
     ignored = {"out", "device", "resume"} | ({"init"} if new["pretrain"] else set())

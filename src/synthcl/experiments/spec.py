@@ -62,7 +62,7 @@ from typing import Any
 from synthcl.config import config_hash, from_dict, load_yaml, to_dict
 from synthcl.errors import SynthclError
 from synthcl.finetune.config import FinetuneConfig
-from synthcl.ssl.config import OPERATIONAL, PretrainConfig
+from synthcl.pretraining.config import OPERATIONAL, PretrainConfig
 
 KINDS = ("table2", "table3", "table4", "fig6", "fig7", "fig8")
 PLAIN_METHODS = ("scratch", "imagenet", "cl-real", "cl-all", "universal")

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthcl.models import normalize, to_input
-from synthcl.ssl.augment import Augment
+from synthcl.pretraining.augment import Augment
 from synthcl.utils.seeding import make_generator
 
 KNN_TEMPERATURE = 0.07
@@ -96,7 +96,7 @@ class Monitor:
         self.channels_last = channels_last
 
     def probe(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """``knn_acc`` and ``instance_acc`` of a :class:`~synthcl.ssl.moco.MoCo` model."""
+        """``knn_acc`` and ``instance_acc`` of a :class:`~synthcl.pretraining.moco.MoCo` model."""
         backbone = model.encoder_q.backbone
         train = embed(backbone, self.train_images, device, self.channels_last, normalized=False)
         val = embed(backbone, self.val_images, device, self.channels_last, normalized=False)

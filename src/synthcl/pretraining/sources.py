@@ -26,8 +26,8 @@ import torch
 
 from synthcl.data import BalancedSample, ImageData
 from synthcl.errors import SynthclError
-from synthcl.ssl.config import MODES, PretrainConfig
-from synthcl.ssl.deadleaves import dead_leaves
+from synthcl.pretraining.config import MODES, PretrainConfig
+from synthcl.synthetic.deadleaves import dead_leaves
 from synthcl.utils.seeding import derive_seed
 
 HELD_OUT = 256
@@ -91,7 +91,7 @@ def fs_generator(config: PretrainConfig):
 
 def synthetic_set(config: PretrainConfig, sources: torch.Tensor, m: int, seed: int):
     """The synthetic set of f_S over ``sources`` (M copies each)."""
-    from synthcl.data.synthetic import SyntheticSet
+    from synthcl.synthetic.sets import SyntheticSet
 
     return SyntheticSet(sources, fs_generator(config), m=m, seed=seed,
                         cache_dir=config.cache_dir)

@@ -4,14 +4,14 @@
 (``PretrainConfig``) stays free of torch (the CLI builds its parser from them).
 """
 
-from synthcl.ssl.config import MODES, PretrainConfig
+from synthcl.pretraining.config import MODES, PretrainConfig
 
 __all__ = ["MODES", "PretrainConfig", "PretrainResult", "pretrain"]
 
 
 def __getattr__(name: str):
     if name in ("pretrain", "PretrainResult"):
-        from synthcl.ssl import trainer
+        from synthcl.pretraining import trainer
 
         return getattr(trainer, name)
-    raise AttributeError(f"module 'synthcl.ssl' has no attribute {name!r}")
+    raise AttributeError(f"module 'synthcl.pretraining' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """The pre-training loop: ``pretrain(config) -> PretrainResult``.
 
-One loop serves every mode (:mod:`synthcl.ssl.sources` says what each discriminates). A run is
+One loop serves every mode (:mod:`synthcl.pretraining.sources` says what each discriminates). A run is
 a number of optimisation steps of ``batch_size`` instances (the global batch, split over
 processes), each instance giving two f_CL views. Every random draw of step ``t`` (which
 instances, their views, f_S of ``cl-aug``, the shuffle-BN permutation) is a pure function of
@@ -37,8 +37,8 @@ from synthcl.config import dump_yaml
 from synthcl.data import ImageData, load_for_config, sample_balanced
 from synthcl.errors import SynthclError
 from synthcl.models import ARCHS, backbone_state_dict, build_backbone, normalize
-from synthcl.ssl.augment import Augment
-from synthcl.ssl.checkpoint import (
+from synthcl.pretraining.augment import Augment
+from synthcl.pretraining.checkpoint import (
     apply_init,
     check_same_run,
     load_checkpoint,
@@ -47,12 +47,12 @@ from synthcl.ssl.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from synthcl.ssl.config import MODES, PretrainConfig
-from synthcl.ssl.distributed import Processes, setup, shuffled_keys
-from synthcl.ssl.moco import MoCo, capped_queue_size
-from synthcl.ssl.monitor import Monitor
-from synthcl.ssl.runlog import RunLog
-from synthcl.ssl.sources import build_sources, images_of
+from synthcl.pretraining.config import MODES, PretrainConfig
+from synthcl.pretraining.distributed import Processes, setup, shuffled_keys
+from synthcl.pretraining.moco import MoCo, capped_queue_size
+from synthcl.pretraining.monitor import Monitor
+from synthcl.pretraining.runlog import RunLog
+from synthcl.pretraining.sources import build_sources, images_of
 from synthcl.utils.atomic import torch_save, write_text
 from synthcl.utils.progress import progress
 from synthcl.utils.seeding import derive_seed, make_generator

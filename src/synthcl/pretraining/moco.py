@@ -1,6 +1,6 @@
 """MoCo v2: query encoder, momentum key encoder, queue of negative keys, InfoNCE.
 
-A step, in the reference order (see :mod:`synthcl.ssl.trainer`): momentum update of the key
+A step, in the reference order (see :mod:`synthcl.pretraining.trainer`): momentum update of the key
 encoder, keys of the second views without gradient (through shuffle-BN), queries of the first
 views, ``logits = [q.k+, q.queue] / T`` with the positive at index 0, cross-entropy against
 index 0, backward, optimiser step, then the keys (gathered over processes) replace the oldest

@@ -20,7 +20,7 @@ import torch
 
 from synthcl.errors import SynthclError
 from synthcl.models import infer_architecture
-from synthcl.ssl.config import OPERATIONAL
+from synthcl.pretraining.config import OPERATIONAL
 from synthcl.utils.atomic import torch_save
 
 FORMAT = "synthcl-pretrain-v1"
@@ -115,7 +115,7 @@ def load_init(path: str | os.PathLike) -> InitWeights:
 
 
 def apply_init(encoder: torch.nn.Module, init: InitWeights, path: str) -> bool:
-    """Load ``init`` into an :class:`~synthcl.ssl.moco.Encoder`; returns whether the head was
+    """Load ``init`` into an :class:`~synthcl.pretraining.moco.Encoder`; returns whether the head was
     loaded too (it is kept random when absent or of another shape)."""
     own = encoder.backbone.describe()
     theirs = infer_architecture(init.backbone)
