@@ -12,6 +12,7 @@ import sys
 
 from synthcl import __version__
 from synthcl.errors import SynthclError
+from synthcl.utils.signals import exit_status, interrupts
 
 COMMANDS = ("info", "generate", "preview", "pretrain", "finetune", "evaluate", "run", "report",
             "demo")
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        with interrupts():
+            return int(args._run(args) or 0)
     except SynthclError as exc:
         print(f"synthcl {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -48,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synthcl {args.command}: error: {exc.strerror or exc}{where}; check the path "
               f"and free space", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:            # SIGINT or SIGTERM (see utils.signals)
         print(f"synthcl {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

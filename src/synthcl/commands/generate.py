@@ -6,7 +6,8 @@ output folder holds ``images/s<source>_c<copy>.png`` and ``manifest.csv`` (file,
 the training split, its label, its class (column ``class``, so the manifest loads back as a
 dataset), copy index, generator, its parameters as JSON, seed).
 It is written into a temporary folder beside ``--out`` and renamed at the end, so ``--out`` is
-either absent or complete.
+either absent or complete; ``--overwrite`` replaces only an earlier synthcl output (see
+``synthcl.utils.outputs``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--m", type=int, required=True, help="synthetic images per source")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out if it exists and is not empty")
+                        help="replace --out if it is an earlier synthcl output")
     parser.add_argument("--cache-dir", default=None, metavar="DIR",
                         help="cache of costly generators (default: $SYNTHCL_CACHE or "
                              "~/.cache/synthcl)")
@@ -56,6 +57,7 @@ def generator_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     import shutil
     import tempfile
     from pathlib import Path
@@ -64,14 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
     from synthcl.data import sample_balanced
     from synthcl.data.cli import load_from_args
-    from synthcl.synthetic.sets import SyntheticSet
     from synthcl.errors import SynthclError
+    from synthcl.synthetic.sets import SyntheticSet
     from synthcl.utils.devices import resolve_device
+    from synthcl.utils.outputs import check_out, replace_with, write_marker
 
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise SynthclError(f"--out {out} exists and is not empty; choose another folder or "
-                           f"add --overwrite")
+    check_out(args.out, [args.data, args.cache_dir], args.overwrite)
+    out = Path(os.path.abspath(args.out))
     if args.m < 1:
         raise SynthclError(f"--m {args.m}: give at least 1 synthetic image per source")
     generator = generator_from_args(args)
@@ -86,10 +87,9 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        write_marker(tmp, "generate")
         _write(images, sources.labels, indices, data.class_names, args.seed, tmp, device)
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        tmp.rename(out)
+        replace_with(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"wrote {len(images)} synthetic images ({args.n} sources x {args.m}, "
