@@ -22,6 +22,7 @@ import yaml
 from synthcl.errors import SynthclError
 
 C = TypeVar("C")
+PICKLE_OPT_IN = "allow_pickle"       # set only by the typed --allow-pickle flag
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -149,16 +150,30 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, names: list
                         help="override any other setting, e.g. --set temperature=0.1")
 
 
-def config_from_args(cls: type[C], args: argparse.Namespace, names: list[str]) -> C:
-    """defaults < --config file < --set KEY=VALUE < explicit options."""
-    data: dict[str, Any] = load_yaml(args.config) if getattr(args, "config", None) else {}
-    for item in getattr(args, "set_", []):
+def _set_items(items: list[str]) -> dict[str, Any]:
+    data = {}
+    for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise SynthclError(f"--set {item}: expected KEY=VALUE")
-        data[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        key = key.strip().replace("-", "_")
+        if key == PICKLE_OPT_IN:
+            raise SynthclError(f"--set {item}: unpickling can run code, so only the "
+                               f"--allow-pickle flag opts in; type --allow-pickle instead")
+        data[key] = yaml.safe_load(value)
+    return data
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace, names: list[str]) -> C:
+    """defaults < --config file < explicit options < --set KEY=VALUE (overrides any other).
+
+    ``allow_pickle`` comes only from the typed ``--allow-pickle`` flag: a config file (or a
+    saved run's config.yaml) cannot opt in to unpickling."""
+    data: dict[str, Any] = load_yaml(args.config) if getattr(args, "config", None) else {}
+    data.pop(PICKLE_OPT_IN, None)
     for name in names:
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
+    data.update(_set_items(getattr(args, "set_", [])))
     return from_dict(cls, data)

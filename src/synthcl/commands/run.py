@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cells run in parallel processes, each with cores/K threads (GPUs "
                              "shared round-robin); on a 2-core CPU, 2 beats 1 for small networks")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:k] (default: auto)")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="allow unpickling datasets such as WM-811K's LSWMD.pkl (only files "
+                             "you trust: unpickling can run code; a spec cannot opt in)")
     parser.add_argument("--imagenet-weights", metavar="FILE",
                         help="torchvision ResNet-18/50 ImageNet state dict for the imagenet row "
                              "(or set SYNTHCL_IMAGENET_WEIGHTS)")
@@ -56,6 +59,8 @@ def cell_command(args: argparse.Namespace, cell_id: str) -> str:
         words += ["--device", args.device]
     if args.imagenet_weights:
         words += ["--imagenet-weights", args.imagenet_weights]
+    if args.allow_pickle:
+        words += ["--allow-pickle"]
     return shlex.join(words + ["--cell", cell_id])
 
 
@@ -70,9 +75,11 @@ def run(args: argparse.Namespace, executor=None) -> int:
         raise SynthclError(f"--workers {args.workers}: give 1 or more")
     spec = load_spec(args.spec)
     args.scale = args.scale or ("mini" if "mini" in spec.scales else next(iter(spec.scales)))
-    store = ResultStore(args.results, readonly=bool(args.list_cells or args.cell or args.dry_run))
+    planning = bool(args.list_cells or args.dry_run)       # never reads a dataset
+    store = ResultStore(args.results, readonly=bool(planning or args.cell))
     cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.data),
-                         args.imagenet_weights, args.device)
+                         args.imagenet_weights, args.device, args.allow_pickle,
+                         read_data=not planning)
     executor = executor or runner.execute_cell
     if args.list_cells:
         for cell in cells:
@@ -94,6 +101,8 @@ def run(args: argparse.Namespace, executor=None) -> int:
             for cell in group:
                 extra = f"  ({cell.not_run})" if cell.not_run else ""
                 key = f"  pretrain {cell.pretrain_key}" if cell.pretrain_key else ""
+                if cell.steps_pending:
+                    key = "  pretrain (steps set from the training split when it runs)"
                 print(f"{status:8s} {cell.id}{key}{extra}")
         keys = {c.pretrain_key for c in groups["run"]} - {None}
         print(f"{len(cells)} cells: {len(groups['run'])} to run (using {len(keys)} distinct "
@@ -106,4 +115,17 @@ def run(args: argparse.Namespace, executor=None) -> int:
     summary = runner.run_cells(cells, store, executor, args.workers)
     print(f"{summary.line()}; results in {store.path} "
           f"(make the report with: synthcl report {store.path} --out REPORT_DIR)")
+    unread = data_problems(cells)
+    if unread:
+        raise SynthclError("; ".join(unread))
     return 1 if summary.failed else 0
+
+
+def data_problems(cells) -> list[str]:
+    """One line per dataset whose cells did not run because it is absent or needs a flag."""
+    lines = {}
+    for cell in cells:
+        if cell.not_run and ("does not exist" in cell.not_run or "--allow-pickle" in
+                             cell.not_run) and "ImageNet" not in cell.not_run:
+            lines.setdefault(cell.dataset, f"dataset {cell.dataset} not run: {cell.not_run}")
+    return list(lines.values())

@@ -184,6 +184,8 @@ def changed_settings(record: dict[str, Any], cell: Cell) -> list[str]:
 
 def check_settings_unchanged(cells: list[Cell], store: ResultStore) -> None:
     for cell in cells:
+        if cell.steps_pending:             # --dry-run: compared when the cell runs
+            continue
         old = store.get(cell.id)
         changed = changed_settings(old, cell) if old and old["status"] == "done" else []
         if changed:

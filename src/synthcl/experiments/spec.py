@@ -22,7 +22,8 @@ the grid to run::
         shared_pretrain_seed: 0
         imagenet_weights: null
 
-A dataset entry may also hold ``format``, ``image_size``, ``allow_pickle``, its own ``common`` /
+A dataset entry may also hold ``format``, ``image_size``, ``allow_pickle`` (which only marks a
+pickle: ``synthcl run --allow-pickle`` opts in, a spec cannot), its own ``common`` /
 ``pretrain`` / ``finetune`` blocks and ``by_n: {N: {pretrain: ...}}``. Settings are applied in the
 order scale < dataset < N < method. Relative dataset paths are taken from the current directory
 (run the built-in specs from the project root or pass ``--data NAME=PATH``); ``elpv`` is the
@@ -59,7 +60,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from synthcl.config import config_hash, from_dict, load_yaml, to_dict
+from synthcl.config import PICKLE_OPT_IN, config_hash, from_dict, load_yaml, to_dict
 from synthcl.errors import SynthclError
 from synthcl.finetune.config import FinetuneConfig
 from synthcl.pretraining.config import OPERATIONAL, PretrainConfig
@@ -207,6 +208,7 @@ class Cell:
     config_hash: str
     layout: dict
     not_run: str | None = None
+    steps_pending: bool = False    # steps are epochs of a training split not read yet
 
     def configs(self) -> dict:
         return {"pretrain": to_dict(self.pretrain) if self.pretrain else None,
@@ -365,6 +367,14 @@ def pretrain_key(config: PretrainConfig) -> str:
     return config_hash(values, length=16)
 
 
+def pickle_problem(ds: DatasetSpec, path: str, allow_pickle: bool) -> str | None:
+    """Why a dataset the spec marks ``allow_pickle: true`` is not read without the flag."""
+    if ds.settings.common.get(PICKLE_OPT_IN) and not allow_pickle:
+        return (f"dataset {ds.name} is a pickle and unpickling can run code; a spec cannot opt "
+                f"in: if you trust {path}, add --allow-pickle to synthcl run")
+    return None
+
+
 def dataset_available(path: str) -> str | None:
     """None when the dataset can be read, else the reason it cannot."""
     if path == "elpv" or Path(path).exists():
@@ -374,8 +384,14 @@ def dataset_available(path: str) -> str | None:
 
 def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
                  data_overrides: dict[str, str] | None = None,
-                 imagenet_weights: str | None = None, device: str = "auto") -> list[Cell]:
-    """Every cell of one scale of a spec, with resolved configs and not-run reasons."""
+                 imagenet_weights: str | None = None, device: str = "auto",
+                 allow_pickle: bool = False, read_data: bool = True) -> list[Cell]:
+    """Every cell of one scale of a spec, with resolved configs and not-run reasons.
+
+    ``allow_pickle`` is the typed ``--allow-pickle``: a spec's own ``allow_pickle: true`` only
+    says that a dataset needs it. ``read_data=False`` (``--dry-run``, ``--list-cells``) reads no
+    dataset: steps given as epochs of a training split stay unresolved (``Cell.steps_pending``).
+    """
     scale = spec.scale(scale_name)
     data_overrides = dict(data_overrides or {})
     unknown = sorted(set(data_overrides) - {d.name for d in scale.datasets})
@@ -396,7 +412,8 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
         missing = dataset_available(path)
         if missing and ds.name in data_overrides:
             raise SynthclError(f"--data {ds.name}={path}: {missing}")
-        available[ds.name] = (path, missing and f"{missing} (give --data {ds.name}=PATH)")
+        available[ds.name] = (path, missing and f"{missing} (give --data {ds.name}=PATH)"
+                              or pickle_problem(ds, path, allow_pickle))
     cells = []
     for seed in scale.seeds:               # seed-major: each finished seed is a complete table
         for ds in scale.datasets:
@@ -407,7 +424,8 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
                     for values in _product([scale.sweeps[k] for k in swept]):
                         sweep = dict(zip(swept, values, strict=True))
                         cell = _make_cell(spec, scale, ds, path, n, method, seed, sweep,
-                                          results_dir, weights, device, layout, missing)
+                                          results_dir, weights, device, layout, missing,
+                                          allow_pickle, read_data)
                         cells.append(cell)
     return cells
 
@@ -440,14 +458,18 @@ def cell_id(spec: str, scale: str, dataset: str, n: int, method: Method, seed: i
 
 def _make_cell(spec: Spec, scale: Scale, ds: DatasetSpec, path: str, n: int, method: Method,
                seed: int, sweep: dict[str, int], results_dir: str | os.PathLike,
-               weights: str | None, device: str, layout: dict, missing: str | None) -> Cell:
+               weights: str | None, device: str, layout: dict, missing: str | None,
+               allow_pickle: bool = False, read_data: bool = True) -> Cell:
     where = f"spec {spec.name} ({scale.name}), dataset {ds.name}, method {method.name}"
     pre_values, ft_values = _merged(scale, ds, n, method)
+    pre_values[PICKLE_OPT_IN] = ft_values[PICKLE_OPT_IN] = allow_pickle
     ft_values.update(data=path, n=n, seeds=[seed], device=device)
-    pre_config, key, not_run = None, None, None
+    pre_config, key, not_run, pending = None, None, None, False
     if method.pretrains:
+        count_train = read_data and not missing
         pre_config = _pretrain_config(pre_values, scale, ds, path, n, method, seed, sweep, where,
-                                      count_train=not missing)
+                                      count_train=count_train)
+        pending = method.kind == "cl-all" and "epochs" in pre_values and not count_train
         key = pretrain_key(pre_config)
         pre_config = dataclasses.replace(
             pre_config, out=str(Path(results_dir) / "pretrain" / key), resume=True,
@@ -472,7 +494,8 @@ def _make_cell(spec: Spec, scale: Scale, ds: DatasetSpec, path: str, n: int, met
     return Cell(id=ident, spec=spec.name, scale=scale.name, kind=spec.kind, dataset=ds.name,
                 dataset_path=path, paper_dataset=ds.paper, n=n, method=method.name, seed=seed,
                 sweep=sweep, finetune=finetune, pretrain=pre_config, pretrain_key=key,
-                config_hash=digest, layout=layout, not_run=missing or not_run)
+                config_hash=digest, layout=layout, not_run=missing or not_run,
+                steps_pending=pending)
 
 
 def _pretrain_config(values: dict, scale: Scale, ds: DatasetSpec, path: str, n: int,
@@ -497,7 +520,7 @@ def _pretrain_config(values: dict, scale: Scale, ds: DatasetSpec, path: str, n: 
         size = {"ours": n * config.m, "cl-real": n, "cl-aug": n,
                 "universal": config.universal_size}.get(mode)
         if size is None and not count_train:
-            return config                  # the dataset is absent: the cell will not run
+            return config                  # absent, or not read (--dry-run)
         if size is None:
             size = _train_size(path, config.format, config.image_size, config.allow_pickle)
         steps = math.ceil(float(epochs) * size / config.batch_size)
