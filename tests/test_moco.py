@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from synthcl.models import build_backbone, normalize
 from synthcl.pretraining.augment import Augment
-from synthcl.pretraining.moco import MoCo, SplitBatchNorm2d, capped_queue_size, split_batchnorm
+from synthcl.pretraining.moco import MoCo, SplitBatchNorm2d, split_batchnorm
 
 
 def tiny_moco(queue_size=8, dim=4, momentum=0.9, temperature=0.2, bn_splits=1, seed=0):
@@ -105,12 +105,3 @@ def test_split_batchnorm_keeps_the_state_dict_layout():
     split_batchnorm(backbone, 4)
     assert set(backbone.state_dict()) == keys
     assert all(m.splits == 4 for m in backbone.modules() if isinstance(m, SplitBatchNorm2d))
-
-
-def test_queue_is_capped_below_the_number_of_instances_with_a_reason():
-    assert capped_queue_size(4096, 100_000, 256) == (4096, None)
-    size, message = capped_queue_size(65536, 10_240, 128)
-    assert size == 10_240 - 128
-    assert "stale" in message and "10240" in message
-    size, message = capped_queue_size(65536, 40, 32)
-    assert size == 32 and "--batch-size <= 20" in message

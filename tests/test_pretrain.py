@@ -35,7 +35,7 @@ def records(out):
 @pytest.mark.slow
 def test_ours_learns_to_discriminate_its_synthetic_instances(tmp_path, pneumonia16):
     config = tiny(tmp_path, steps=300, batch_size=32, m=8, queue_size=32, monitor_every=300,
-                  lr=3e-3, temperature=0.1, key_momentum=0.99)
+                  lr=3e-3, temperature=0.1, key_momentum=0.99, amp=False)
     result = pretrain(config, pneumonia16)
     losses = [r["loss"] for r in records(config.out) if "loss" in r]
     chance = math.log(32 + 1)                 # InfoNCE when the positive scores like a negative
@@ -81,15 +81,20 @@ def test_finished_run_is_returned_and_other_settings_refused(tmp_path, pneumonia
         pretrain(tiny(tmp_path, steps=2, resume=True, lr=0.5), pneumonia16)
 
 
-def test_queue_is_capped_with_a_warning(tmp_path, pneumonia16):
-    with pytest.warns(UserWarning, match="capped to 48"):
-        pretrain(tiny(tmp_path, steps=1, queue_size=4096), pneumonia16)   # 64 instances
+def test_fair_sizing_is_announced_and_recorded(tmp_path, pneumonia16):
+    with pytest.warns(UserWarning, match=r"queue 48 \(asked 4096\)"):
+        result = pretrain(tiny(tmp_path, steps=1, queue_size=4096), pneumonia16)  # 64 instances
+    assert result.sizing["queue_size"] == 48 and "fair sizing" in result.sizing["note"]
+    saved = (Path(result.out_dir) / "config.yaml").read_text()
+    assert "queue_size: 48" in saved and "batch_size: 16" in saved
 
 
 @pytest.mark.parametrize("mode", ["cl-real", "cl-aug", "cl-all", "universal"])
 def test_every_mode_trains(tmp_path, pneumonia16, mode):
     result = pretrain(tiny(tmp_path, mode=mode, steps=2, universal_size=500), pneumonia16)
-    assert result.steps == 2 and math.isfinite(result.final_loss)
+    assert result.steps == result.sizing["steps"] and math.isfinite(result.final_loss)
+    # the same pairs in every mode: 2 steps of 16 asked, batches capped for small sets
+    assert result.steps * result.sizing["batch_size"] >= 2 * 16
     assert 0 <= result.monitor["knn_acc"] <= 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODES = ("ours", "cl-real", "cl-all", "cl-aug", "universal")
+SIZINGS = ("fair", "literal")
 # Settings that change how a run is executed, never what it computes: a resumed run and a run
 # shared by several experiment cells may differ in them.
 OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every",
@@ -33,13 +34,15 @@ class PretrainConfig:
     dim: int = 128                     # projection output dimension
     temperature: float = 0.2
     key_momentum: float = 0.999
-    queue_size: int = 65536            # capped relative to the number of distinct instances
+    queue_size: int = 65536            # at most; "fair" sizing caps it (see sizing)
     bn_splits: int = 0                 # shuffle-BN groups over the global batch; 0: automatic
     init: str | None = None            # start from: MoCo checkpoint (module.encoder_q.*), synthcl
     #                                    pre-training dir / checkpoint.pt / backbone.pt
     # optimisation
-    steps: int = 2000
-    batch_size: int = 128
+    steps: int = 2000                  # at batch_size; fair sizing keeps steps x batch_size pairs
+    batch_size: int = 128              # at most; "fair" sizing caps it (see sizing)
+    sizing: str = "fair"               # fair: batch <= instances/2, queue <= instances - batch,
+    #                                    same pairs; literal: batch_size and queue_size as given
     optimizer: str = "adam"            # adam (the paper's) | sgd
     lr: float = 1e-3
     weight_decay: float = 1e-6
@@ -47,9 +50,9 @@ class PretrainConfig:
     # run
     seed: int = 0                      # seeds the N-image sample, the model and every draw
     device: str = "auto"               # auto | cpu | cuda[:k]
-    amp: bool = True                   # bf16 autocast (CUDA only)
-    channels_last: bool = True         # (CUDA only)
-    deterministic: bool = False        # deterministic kernels (bit-exact resume on CPU)
+    amp: bool = True                   # bf16 autocast on CUDA and on CPUs with native bf16
+    channels_last: bool = True         # channels-last memory format (CUDA only)
+    deterministic: bool = False        # fp32, deterministic kernels (bit-exact resume on CPU)
     workers: int = 0                   # host threads/processes producing batches
     checkpoint_every: int = 500        # steps between checkpoints (also every ~5 minutes)
     monitor_every: int = 0             # steps between kNN probes; 0: 10 probes per run

@@ -103,6 +103,8 @@ class MoCo(nn.Module):
             p.requires_grad_(False)
         queue = F.normalize(torch.randn(dim, queue_size, generator=generator), dim=0)
         self.register_buffer("queue", queue)
+        # the instance each queued key came from (-1: the random keys it starts with)
+        self.register_buffer("queue_ids", torch.full((queue_size,), -1, dtype=torch.long))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
 
     @property
@@ -123,11 +125,17 @@ class MoCo(nn.Module):
         """L2-normalised float32 keys of ``images`` (no gradient)."""
         return F.normalize(self.encoder_k(images).float(), dim=1)
 
-    def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + K) logits / T: column 0 is the positive q.k, the rest q against the queue."""
+    def logits(self, q: torch.Tensor, k: torch.Tensor, ids: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """(B, 1 + K) logits / T: column 0 is the positive q.k, the rest q against the queue.
+        With the queries' instance ``ids``, queued keys of a query's own instance (an older
+        view of the same image) are masked to -inf: an instance is never its own negative."""
         q = F.normalize(q.float(), dim=1)
         positive = (q * k).sum(dim=1, keepdim=True)
         negative = q @ self.queue.clone().detach()
+        if ids is not None:
+            own = self.queue_ids.unsqueeze(0) == ids.to(self.queue_ids.device).unsqueeze(1)
+            negative = negative.masked_fill(own, float("-inf"))
         return torch.cat([positive, negative], dim=1) / self.temperature
 
     @staticmethod
@@ -137,32 +145,12 @@ class MoCo(nn.Module):
                                                    device=logits.device))
 
     @torch.no_grad()
-    def enqueue(self, keys: torch.Tensor) -> None:
-        """Write ``keys`` (n, dim) over the oldest entries, wrapping around the end."""
+    def enqueue(self, keys: torch.Tensor, ids: torch.Tensor | None = None) -> None:
+        """Write ``keys`` (n, dim) of instances ``ids`` over the oldest entries, wrapping."""
         n, size = keys.shape[0], self.queue_size
         if n > size:
             raise ValueError(f"{n} keys do not fit a queue of {size}")
-        ptr = int(self.queue_ptr)
-        index = (ptr + torch.arange(n, device=self.queue.device)) % size
+        index = (self.queue_ptr + torch.arange(n, device=self.queue.device)) % size  # no sync
         self.queue[:, index] = keys.to(self.queue.dtype).T
-        self.queue_ptr.fill_((ptr + n) % size)
-
-
-def capped_queue_size(requested: int, instances: int, batch: int) -> tuple[int, str | None]:
-    """The queue length to use, and a warning when ``requested`` had to shrink.
-
-    A queue longer than ``instances - batch`` holds stale keys of the very instances in the
-    current batch, which then act as negatives against their own fresh keys; the cap keeps the
-    queue at most that long (and at least one batch long; the queue wraps, so any length works).
-    """
-    limit = max(batch, instances - batch)
-    if requested <= limit:
-        return requested, None
-    size = limit
-    message = (f"queue size {requested} capped to {size}: the set has only {instances} distinct "
-               f"instances, and a queue longer than instances - batch ({instances} - {batch}) "
-               f"would hold stale keys of the current batch's own instances as negatives")
-    if instances < 2 * batch:
-        message += (f"; with {instances} instances even one batch of {batch} in the queue "
-                    f"repeats the current instances: use --batch-size <= {max(1, instances // 2)}")
-    return size, message
+        self.queue_ids[index] = -1 if ids is None else ids.to(self.queue_ids.device)
+        self.queue_ptr.copy_((self.queue_ptr + n) % size)

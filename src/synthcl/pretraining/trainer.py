@@ -38,24 +38,20 @@ from synthcl.data import ImageData, load_for_config, sample_balanced
 from synthcl.errors import SynthclError
 from synthcl.models import ARCHS, backbone_state_dict, build_backbone, normalize
 from synthcl.pretraining.augment import Augment
-from synthcl.pretraining.checkpoint import (
-    apply_init,
-    check_same_run,
-    load_checkpoint,
-    load_init,
-    restore_rng,
-    rng_state,
-    save_checkpoint,
-)
-from synthcl.pretraining.config import MODES, PretrainConfig
+from synthcl.pretraining.checkpoint import check_same_run, restore_rng, rng_state
+from synthcl.pretraining.config import MODES, SIZINGS, PretrainConfig
 from synthcl.pretraining.distributed import Processes, setup, shuffled_keys
-from synthcl.pretraining.moco import MoCo, capped_queue_size
+from synthcl.pretraining.moco import MoCo
 from synthcl.pretraining.monitor import Monitor
 from synthcl.pretraining.runlog import RunLog
+from synthcl.pretraining.sizing import Sizing, fit_to_instances
 from synthcl.pretraining.sources import build_sources, images_of
 from synthcl.utils.atomic import torch_save, write_text
+from synthcl.utils.devices import bf16_autocast_enabled
 from synthcl.utils.progress import progress
 from synthcl.utils.seeding import derive_seed, make_generator
+from synthcl.weights import apply_init, load_checkpoint, save_checkpoint
+from synthcl.weights import read_init as load_init
 
 CHECKPOINT_NAME, BACKBONE_NAME, CONFIG_NAME = "checkpoint.pt", "backbone.pt", "config.yaml"
 CHECKPOINT_SECONDS = 300
@@ -75,6 +71,7 @@ class PretrainResult:
     wall_time_s: float
     images_per_s: float
     monitor: dict[str, float]
+    sizing: dict
 
 
 def validate(config: PretrainConfig) -> None:
@@ -83,6 +80,8 @@ def validate(config: PretrainConfig) -> None:
         problems.append(f"--mode {config.mode}: choose one of {', '.join(MODES)}")
     if config.arch not in ARCHS:
         problems.append(f"--arch {config.arch}: choose one of {', '.join(ARCHS)}")
+    if config.sizing not in SIZINGS:
+        problems.append(f"sizing {config.sizing}: choose one of {', '.join(SIZINGS)}")
     if config.optimizer not in ("adam", "sgd"):
         problems.append(f"optimizer {config.optimizer}: choose adam or sgd")
     for name in ("steps", "batch_size", "checkpoint_every", "queue_size", "dim", "knn_k"):
@@ -127,17 +126,25 @@ def learning_rate(config: PretrainConfig, step: int) -> float:
 
 
 class EpochSampler:
-    """Instances of step ``t``: positions ``t*B ... t*B+B-1`` of a sequence of random
-    permutations of all instances (one per epoch), so an epoch visits every instance once."""
+    """Instances of step ``t``, from one random permutation of all instances per epoch.
+
+    When a batch fits the set, an epoch is ``size // batch`` whole batches of its permutation
+    (the last ``size % batch`` instances sit that epoch out), so no instance is twice in a
+    batch. A batch larger than the set (literal sizing) takes positions ``t*B ... t*B+B-1`` of
+    the permutations laid end to end."""
 
     def __init__(self, size: int, batch: int, seed: int):
         self.size, self.batch, self.seed = size, batch, seed
+        self.per_epoch = size // batch
 
     @lru_cache(maxsize=4)  # noqa: B019 - a few permutations per sampler, freed with it
     def permutation(self, epoch: int) -> torch.Tensor:
         return torch.randperm(self.size, generator=make_generator(self.seed, "order", epoch))
 
     def indices(self, step: int) -> torch.Tensor:
+        if self.per_epoch:
+            start = step % self.per_epoch * self.batch
+            return self.permutation(step // self.per_epoch)[start:start + self.batch].clone()
         positions = torch.arange(step * self.batch, (step + 1) * self.batch)
         epochs = positions // self.size
         out = torch.empty(self.batch, dtype=torch.long)
@@ -178,23 +185,28 @@ class Trainer:
 
     def __init__(self, config: PretrainConfig, data: ImageData, procs: Processes,
                  resuming: bool = False):
-        c = self.config = config
+        self.asked = config
         self.resuming = resuming
         self.procs, self.device = procs, procs.device
-        self.out = Path(c.out)
+        self.out = Path(config.out)
         cuda = self.device.type == "cuda"
-        self.amp, self.channels_last = c.amp and cuda, c.channels_last and cuda
-        sample = sample_balanced(data.splits["train"], c.n, c.seed, data.class_names)
-        self.sources = build_sources(c, data, sample)
+        self.amp = bf16_autocast_enabled(self.device, config.amp and not config.deterministic)
+        self.channels_last = config.channels_last and cuda
+        sample = sample_balanced(data.splits["train"], config.n, config.seed, data.class_names)
+        self.sources = build_sources(config, data, sample)
         train = self.sources.train
         _, _, h, w = train.batch(torch.zeros(1, dtype=torch.long)).shape
+        self.sizing = fit_to_instances(config, len(train), procs.world)
+        # the settings the run uses: batch, queue and steps as sized (see pretraining.sizing)
+        c = self.config = dataclasses.replace(
+            config, batch_size=self.sizing.batch, queue_size=self.sizing.queue,
+            steps=self.sizing.steps, warmup_steps=self.sizing.warmup_steps)
         self.batch = c.batch_size
         self.bn_splits = resolve_bn_splits(c.bn_splits, self.batch, procs.world)
-        queue_size, warning = capped_queue_size(c.queue_size, len(train), self.batch)
-        self.notes = [warning] if warning else []
-        if warning and procs.main:
-            warnings.warn(warning, stacklevel=3)
-        self.model = self._build_model(queue_size, (h, w))
+        self.notes = [self.sizing.note] if self.sizing.note else []
+        if self.sizing.note and procs.main:
+            warnings.warn(self.sizing.note, stacklevel=3)
+        self.model = self._build_model(c.queue_size, (h, w))
         self.query_net = self.model.encoder_q
         if procs.world > 1:
             self.query_net = DistributedDataParallel(
@@ -236,8 +248,8 @@ class Trainer:
 
     # -- state -----------------------------------------------------------------------------
     def state(self, finished: bool) -> dict:
-        return {"config": dataclasses.asdict(self.config), "step": self.step,
-                "finished": finished,
+        return {"config": dataclasses.asdict(self.asked), "step": self.step,
+                "finished": finished, "sizing": self.sizing.describe(),
                 "backbone": backbone_state_dict(self.model.encoder_q.backbone),
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "optimizer": self.optimizer.state_dict(),
@@ -259,11 +271,12 @@ class Trainer:
             save_checkpoint(self.out / CHECKPOINT_NAME, self.state(finished))
 
     # -- one step --------------------------------------------------------------------------
-    def make_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The two views (network input) of this rank's share of step ``step``, and the
-        shuffle-BN permutation of the global batch."""
+    def make_batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """The two views (network input) of this rank's share of step ``step``, the shuffle-BN
+        permutation of the global batch, and the global batch's instance ids."""
         c, procs, b = self.config, self.procs, self.batch
-        images = self.sources.train.batch(procs.shard(self.sampler.indices(step)), self.device)
+        ids = self.sampler.indices(step)
+        images = self.sources.train.batch(procs.shard(ids), self.device)
         _, ch, h, w = images.shape
         views = []
         for view in range(2):
@@ -278,10 +291,13 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             views.append(x)
         perm = torch.randperm(b, generator=make_generator(c.seed, "shuffle-bn", step))
-        return views[0], views[1], perm
+        return views[0], views[1], perm, ids.to(self.device)
 
     def train_step(self, step: int, batch: tuple) -> float:
-        query_views, key_views, perm = batch
+        """One MoCo v2 step, in the reference order: momentum update of the key encoder, keys
+        of the second views (no gradient, shuffle-BN), queries of the first views, InfoNCE
+        against the queue (a query's own instance masked), optimiser step, enqueue the keys."""
+        query_views, key_views, perm, ids = batch
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.config, step)
         model = self.model
@@ -289,11 +305,11 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             k = shuffled_keys(model.keys, key_views, perm, self.procs)
             q = self.query_net(query_views)
-        loss = model.loss(model.logits(q, k))
+        loss = model.loss(model.logits(q, k, self.procs.shard(ids)))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        model.enqueue(self.procs.gather(k))
+        model.enqueue(self.procs.gather(k), ids)
         return float(self.procs.mean(loss.detach()))
 
     def check(self, loss: float, step: int) -> None:
@@ -368,7 +384,7 @@ class Trainer:
         finally:
             log.close()
         return result_of(self.out, {"step": self.step, "stats": self.stats,
-                                    "monitor": self.probes})
+                                    "monitor": self.probes, "sizing": self.sizing.describe()})
 
 
 def result_of(out: Path, state: dict) -> PretrainResult:
@@ -377,7 +393,7 @@ def result_of(out: Path, state: dict) -> PretrainResult:
         out_dir=out, backbone_path=out / BACKBONE_NAME, checkpoint_path=out / CHECKPOINT_NAME,
         steps=state["step"], final_loss=stats["loss"], wall_time_s=stats["wall_time_s"],
         images_per_s=stats["images"] / max(stats["train_time_s"], 1e-9),
-        monitor=dict(state["monitor"]))
+        monitor=dict(state["monitor"]), sizing=dict(state.get("sizing") or {}))
 
 
 @contextlib.contextmanager
