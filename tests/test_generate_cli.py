@@ -85,8 +85,12 @@ def test_existing_output_is_refused_unless_overwrite(tiny_npz, tmp_path, capsys)
     assert main(argv) == 2
     assert "exists and is not empty" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
-    assert main(argv + ["--overwrite"]) == 0
-    assert not (out / "keep.txt").exists() and (out / "manifest.csv").exists()
+    assert main(argv + ["--overwrite"]) == 2          # not synthcl's: never removed
+    assert "not written by synthcl" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    assert main(argv) == 0 and main(argv + ["--overwrite"]) == 0
+    assert (out / "manifest.csv").exists() and (out / ".synthcl-output").exists()
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from synthcl import __version__
 from synthcl.errors import SynthclError
@@ -33,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"synthcl: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _one_line_warning    # warnings are for the user: one line each
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

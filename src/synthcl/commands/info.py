@@ -49,6 +49,7 @@ def describe(data) -> str:
     lines.append("-" * len(header))
     lines.append(f"{'total':<{name_width}}" + "".join(f"{int(counts[s].sum()):>9}"
                                                        for s in SPLITS))
+    lines += [f"note      {note}" for note in data.notes]
     return "\n".join(lines)
 
 
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if args.formats:
         print(format_table())
         return 0
-    from synthcl.data import load_from_args
+    import warnings
 
-    print(describe(load_from_args(args)))
+    from synthcl.data import DataWarning, load_from_args
+
+    with warnings.catch_warnings():          # the notes are part of the report
+        warnings.simplefilter("ignore", DataWarning)
+        print(describe(load_from_args(args)))
     return 0

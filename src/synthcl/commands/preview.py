@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     from synthcl.commands.generate import generator_from_args
     from synthcl.data.cli import load_from_args
-    from synthcl.synthetic.sets import synthesize
     from synthcl.errors import SynthclError
     from synthcl.preview import save_preview
+    from synthcl.synthetic.sets import synthesize
     from synthcl.utils.devices import resolve_device
 
     if args.rows < 1 or args.m < 1:

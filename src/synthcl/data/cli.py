@@ -22,9 +22,12 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "elpv") -
     group.add_argument("--allow-pickle", action="store_true",
                        help="allow loading a pickle (WM-811K LSWMD.pkl); only for files you "
                             "trust, since unpickling can run code")
+    group.add_argument("--allow-outside-paths", action="store_true",
+                       help="let a manifest list images outside its own folder (e.g. ../x.png)")
 
 
 def load_from_args(args: argparse.Namespace) -> ImageData:
     from synthcl.data import load_dataset
 
-    return load_dataset(args.data, args.format, args.image_size, args.allow_pickle)
+    return load_dataset(args.data, args.format, args.image_size, args.allow_pickle,
+                        outside_paths=args.allow_outside_paths)

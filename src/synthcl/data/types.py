@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 SPLITS = ("train", "val", "test")
 
 
+class DataWarning(UserWarning):
+    """A loader left files out or changed them (``ImageData.notes``)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Images of one split: ``images`` uint8 (n, H, W, C), C in {1, 3}; ``labels`` int64 (n,)."""
@@ -59,6 +63,8 @@ class ImageData:
     # histology | xray | microscopy | wafer | thermal | retina | electroluminescence | unknown
     # (picks the fine-tuning augmentation; see sources.modality)
     modality: str = "unknown"
+    # what the loader left out or changed, one line each (shown by `synthcl info` and warned)
+    notes: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:

@@ -50,7 +50,8 @@ def decode_cached(paths: list[str], options: LoadOptions, identity: object,
 
 def build_image_data(files: list[LabelledFile], options: LoadOptions, *, name: str, format: str,
                      source: Path, modality: str, official: str,
-                     class_names: tuple[str, ...] | None = None) -> ImageData:
+                     class_names: tuple[str, ...] | None = None,
+                     notes: tuple[str, ...] = ()) -> ImageData:
     """Decode ``files`` and assemble an ImageData. Either every file has a split (``official``
     names where from) or none has one (then the seeded stratified split applies)."""
     if not files:
@@ -80,4 +81,4 @@ def build_image_data(files: list[LabelledFile], options: LoadOptions, *, name: s
         start = stop
     splits, note = complete_splits(splits, options.split_seed, official, source)
     return ImageData(name=name, format=format, source=str(source), class_names=class_names,
-                     splits=splits, split_note=note, modality=modality)
+                     splits=splits, split_note=note, modality=modality, notes=notes)

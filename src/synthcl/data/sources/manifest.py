@@ -1,6 +1,8 @@
 """Manifests: a CSV or JSON file listing image files with their class and optional split.
 
-Image paths are relative to the manifest's folder (absolute paths also work). Column / key
+Image paths are relative to the manifest's folder and must lie inside it (absolute paths inside
+it work too); a path leading outside, such as ``../../etc/passwd``, is refused before anything
+is opened, unless ``--allow-outside-paths`` (``outside_paths=True``) is given. Column / key
 names are matched case-insensitively:
 
 - image path: image_filepath, image_path, filepath, file_path, filename, file, path, image
@@ -56,7 +58,15 @@ def _pick(keys: list[str], wanted: tuple[str, ...]) -> str | None:
     return next((by_lower[w] for w in wanted if w in by_lower), None)
 
 
-def _files(path: Path, records: list[dict]) -> list[LabelledFile]:
+def _contained(image: str, folder: str, path: Path, number: int) -> None:
+    real = os.path.realpath(image)
+    if os.path.commonpath([real, folder]) != folder:
+        raise SynthclError(f"manifest {path}: entry {number} points outside the manifest's "
+                           f"folder ({image}); move the image into {folder}, or pass "
+                           f"--allow-outside-paths if you trust this manifest")
+
+
+def _files(path: Path, records: list[dict], outside_paths: bool) -> list[LabelledFile]:
     keys = list(records[0]) if records else []
     path_key, label_key = _pick(keys, PATH_KEYS), _pick(keys, LABEL_KEYS)
     split_key = _pick(keys, SPLIT_KEYS)
@@ -65,13 +75,15 @@ def _files(path: Path, records: list[dict]) -> list[LabelledFile]:
             f"manifest {path}: found columns/keys {', '.join(keys) or 'none'}; it needs an image "
             f"path ({', '.join(PATH_KEYS)}) and a class ({', '.join(LABEL_KEYS)}), optionally a "
             f"split ({', '.join(SPLIT_KEYS)})")
-    folder = str(path.parent)
+    folder = os.path.realpath(path.parent)
     files = []
     for number, record in enumerate(records, start=1):
         if record.get(path_key) in (None, "") or record.get(label_key) in (None, ""):
             raise SynthclError(f"manifest {path}: entry {number} lacks '{path_key}' or "
                                f"'{label_key}'")
         image = os.path.join(folder, str(record[path_key]))
+        if not outside_paths:
+            _contained(image, folder, path, number)
         split = None
         if split_key is not None:
             split = split_name(record.get(split_key) or "")
@@ -85,7 +97,7 @@ def _files(path: Path, records: list[dict]) -> list[LabelledFile]:
 def load(path: Path, options: LoadOptions) -> ImageData:
     if path.suffix.lower() not in EXTENSIONS:
         raise SynthclError(f"{path}: a manifest must be a .csv or .json file")
-    files = _files(path, _read_records(path))
+    files = _files(path, _read_records(path), options.outside_paths)
     if not files:
         raise SynthclError(f"manifest {path}: lists no images")
     return build_image_data(files, options, name=path.resolve().parent.name, format="manifest",

@@ -72,6 +72,19 @@ def _split(archive, name: str, path: Path) -> Split:
     return Split(images, labels.reshape(-1).astype(np.int64))
 
 
+def _numbered_classes(splits: dict[str, Split], path: Path) -> tuple[str, ...]:
+    """Classes "0".."k-1" of a set not named above; a gap in the labels is refused (a label
+    out of range would otherwise add classes without images)."""
+    present = np.unique(np.concatenate([split.labels for split in splits.values()]))
+    k = int(present.max()) + 1 if len(present) else 0
+    if len(present) != k or (len(present) and present.min() < 0):
+        missing = sorted(set(range(k)) - set(present.tolist()))[:5]
+        raise SynthclError(f"{path}: labels {present.tolist()[:10]} leave classes {missing} "
+                           f"without an image; labels must be 0..k-1 for k classes, so fix the "
+                           f"out-of-range labels")
+    return tuple(str(i) for i in range(k))
+
+
 def load(path: Path, options: LoadOptions) -> ImageData:
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -90,9 +103,13 @@ def load(path: Path, options: LoadOptions) -> ImageData:
                   for s, split in splits.items()}
     name = set_name(path)
     modality, names = KNOWN_SETS.get(name, ("unknown", ()))
-    k = int(max((split.labels.max() for split in splits.values() if len(split)), default=0)) + 1
-    if len(names) < k:
-        names = tuple(str(i) for i in range(k))
+    names = names or _numbered_classes(splits, path)
+    for split_name, split in splits.items():
+        bad = split.labels[(split.labels < 0) | (split.labels >= len(names))]
+        if len(bad):
+            raise SynthclError(f"{path}: {split_name}_labels holds {len(bad)} label(s) outside "
+                               f"the {len(names)} classes 0..{len(names) - 1} (e.g. {bad[0]}); "
+                               f"fix or remove those images")
     return ImageData(name=name, format="medmnist", source=str(path), class_names=names,
                      splits=splits, split_note="official MedMNIST train/val/test splits",
                      modality=modality)

@@ -13,11 +13,13 @@ MAX_SIDE = 8192
 @dataclass(frozen=True)
 class LoadOptions:
     """``image_size`` is (width, height) or None (native size); ``split_seed`` seeds the
-    stratified split of datasets that have no official test split."""
+    stratified split of datasets that have no official test split; ``outside_paths`` lets a
+    manifest list images outside its own folder."""
 
     image_size: tuple[int, int] | None = None
     allow_pickle: bool = False
     split_seed: int = 0
+    outside_paths: bool = False
 
 
 def parse_image_size(

@@ -52,8 +52,8 @@ def _read_old_pickle(path: Path):
 def refuse_pickle(path: Path) -> SynthclError:
     return SynthclError(
         f"{path} is a pickle, and unpickling a file can run arbitrary code; if you trust it, "
-        f"opt in with --allow-pickle (allow_pickle=True in Python, allow_pickle: true in a "
-        f"config file)")
+        f"type --allow-pickle (allow_pickle=True in Python; a spec, a config file or a saved "
+        f"run cannot opt in)")
 
 
 def read_frame(path: Path):
