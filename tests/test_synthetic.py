@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
-from synthcl.synthetic.sets import SyntheticSet, synthesize
 from synthcl.errors import SynthclError
 from synthcl.generators import GPNN, RandomCrop, build_generator
+from synthcl.synthetic.sets import SyntheticSet, synthesize
 from synthcl.utils.seeding import make_generator
 
 
@@ -95,14 +97,18 @@ def test_costly_sets_are_cached_once_and_reused(tmp_path, monkeypatch):
                         device="cpu").cache != first.cache
 
 
-def test_a_damaged_cache_file_is_a_clear_error(tmp_path):
+def test_a_damaged_cache_file_is_discarded_and_made_again(tmp_path):
     dataset = SyntheticSet(sources(n=1, size=20), small_gpnn(), m=2, seed=0, cache_dir=tmp_path,
                            device="cpu")
-    np.save(dataset.cache / "source000000.npy", np.zeros((1, 2, 3), np.uint8))
+    expected = dataset.batch([0, 1])
+    file = dataset.cache / "source000000.npy"
+    np.save(file, np.zeros((1, 2, 3), np.uint8))                    # wrong shape
     fresh = SyntheticSet(sources(n=1, size=20), small_gpnn(), m=2, seed=0, cache_dir=tmp_path,
                          device="cpu")
-    with pytest.raises(SynthclError, match="damaged"):
-        fresh[0]
+    assert torch.equal(fresh.batch([0, 1]), expected)
+    file.write_bytes(file.read_bytes()[:-50])                       # truncated after opening
+    in_worker = pickle.loads(pickle.dumps(fresh))                   # as a DataLoader worker
+    assert torch.equal(in_worker.batch([0, 1]), expected)
 
 
 def test_mix_with_a_costly_generator_is_cached(tmp_path):

@@ -17,7 +17,9 @@ on-disk cache and read back from it:
   done, so an interrupted run resumes at the next source and finished sources are reused by later
   runs (up to 256 copies of a source are generated together: GPNN shares their keys and values);
 * read through memory maps opened lazily in each process, so the set pickles cheaply into
-  ``DataLoader`` workers.
+  ``DataLoader`` workers;
+* a damaged entry (truncated, wrong shape or type, not an .npy file) is discarded and made
+  again; cache files are never unpickled.
 
 A cached GPNN image is computed once, on the device given at construction; CPU and CUDA results
 agree only up to float rounding, so the cache (not recomputation) defines the bytes.
@@ -79,9 +81,10 @@ class SyntheticSet(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.cache: Path | None = None
         self._maps: dict[int, np.ndarray] = {}
+        self._device = resolve_device("auto" if device is None else str(device))
         if generator.costly:
             self.cache = self._cache_folder(cache_dir)
-            self._fill_cache(resolve_device("auto" if device is None else str(device)))
+            self._fill_cache()
 
     def __len__(self) -> int:
         return len(self.sources) * self.m
@@ -129,26 +132,45 @@ class SyntheticSet(torch.utils.data.Dataset):
         assert self.cache is not None
         return self.cache / f"source{i:06d}.npy"
 
-    def _fill_cache(self, device: torch.device) -> None:
-        missing = [i for i in range(len(self.sources)) if not self._file(i).exists()]
+    def _fill_cache(self) -> None:
+        missing = [i for i in range(len(self.sources)) if self._open(i) is None]
         for i in progress(missing, desc=f"{self.generator.name}: caching synthetic images",
                           unit="source"):
-            with atomic_path(self._file(i)) as tmp:
-                stored = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                                   shape=(self.m, *self.sources.shape[1:]))
-                for copies in torch.arange(self.m).split(CACHE_CHUNK):
-                    stored[copies[0]:copies[-1] + 1] = synthesize(
-                        self.sources, self.generator, self.seed,
-                        torch.full((len(copies),), i), copies, device).cpu().numpy()
-                stored.flush()
-                del stored
+            self._fill(i)
+
+    def _fill(self, i: int) -> None:
+        with atomic_path(self._file(i)) as tmp:
+            stored = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                               shape=(self.m, *self.sources.shape[1:]))
+            for copies in torch.arange(self.m).split(CACHE_CHUNK):
+                stored[copies[0]:copies[-1] + 1] = synthesize(
+                    self.sources, self.generator, self.seed,
+                    torch.full((len(copies),), i), copies, self._device).cpu().numpy()
+            stored.flush()
+            del stored
+
+    def _open(self, i: int) -> np.ndarray | None:
+        """The memory map of source ``i``'s copies; None when absent or damaged (truncated,
+        wrong shape or type, not an .npy file: a damaged entry is then made again). A cache
+        file is read without unpickling."""
+        try:
+            array = np.load(self._file(i), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if array.shape != (self.m, *self.sources.shape[1:]) or array.dtype != np.uint8:
+            return None
+        return array
 
     def _cached(self, i: int) -> np.ndarray:
         if i not in self._maps:
-            array = np.load(self._file(i), mmap_mode="r")
-            if array.shape != (self.m, *self.sources.shape[1:]) or array.dtype != np.uint8:
-                raise SynthclError(f"synthetic-image cache file {self._file(i)} is damaged "
-                                   f"(shape {array.shape}); delete it and run again")
+            array = self._open(i)
+            if array is None:              # damaged since the set was made: make it again
+                self._fill(i)
+                array = self._open(i)
+            if array is None:
+                raise SynthclError(f"synthetic-image cache file {self._file(i)} cannot be "
+                                   f"read back after writing it; check the disk, or set "
+                                   f"--cache-dir to another folder")
             self._maps[i] = array
         return self._maps[i]
 
