@@ -14,14 +14,18 @@ HELP = "measure a fine-tuned model on a dataset split (accuracy, balanced accura
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, metavar="MODEL.pt",
                         help="a model written by 'synthcl finetune' (DIR/seed<k>/model.pt, or "
-                             "the folder holding it)")
+                             "the folder holding it); a pre-training is measured by "
+                             "'synthcl finetune --init DIR'")
     parser.add_argument("--data", metavar="PATH",
-                        help="dataset (default: the one the model was fine-tuned on)")
+                        help="dataset (default: the one the model was fine-tuned on, its "
+                             "relative path read from the model's folder)")
     parser.add_argument("--format", help="force the data format (default: as at fine-tuning)")
     parser.add_argument("--image-size", metavar="S|WxH",
                         help="resize at load (default: as at fine-tuning)")
-    parser.add_argument("--allow-pickle", action=argparse.BooleanOptionalAction, default=None,
-                        help="allow reading pickle files (default: as at fine-tuning)")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="allow loading a pickle (WM-811K LSWMD.pkl); only for files you "
+                             "trust, since unpickling can run code; never inherited from the "
+                             "model")
     parser.add_argument("--split", default="test", choices=("test", "val", "train"),
                         help="which split to measure (default: test)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:k]")
@@ -47,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
         data_path,
         format=args.format if args.format is not None else trained["format"],
         image_size=image_size,
-        allow_pickle=args.allow_pickle if args.allow_pickle is not None
-        else trained["allow_pickle"])
+        allow_pickle=args.allow_pickle)
     class_names = list(meta["class_names"])
     if list(data.class_names) != class_names:
         raise SynthclError(f"--data {data_path}: its classes {list(data.class_names)} differ from "

@@ -548,17 +548,9 @@ def imagenet_problem(weights: str | None) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4)
 def imagenet_architecture(weights: str) -> dict:
-    """arch / width / small_stem of an ImageNet weights file (read without copying it)."""
-    import torch
+    """arch / width / small_stem of an ImageNet weights file, read by :mod:`synthcl.weights`
+    (imported here, not above: parsing a spec needs no torch)."""
+    from synthcl.weights import imagenet_architecture as read
 
-    from synthcl.models import infer_architecture
-
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise SynthclError(f"ImageNet weights file {weights} cannot be read as a torch state "
-                           f"dict ({exc}); give torchvision's resnet18/50 weights") from exc
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    return infer_architecture(state)
+    return read(weights)

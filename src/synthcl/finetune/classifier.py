@@ -1,9 +1,10 @@
 """The classifier (backbone + linear head), batched prediction, and the fine-tuned model file.
 
-``model.pt`` (``"format": "synthcl-finetune-v1"``) holds the classifier's weights and everything
-needed to use and reproduce it: architecture, class names, image size, input normalisation, the
-data settings, the run's configuration and its result (chosen hyper-parameters, validation
-curve, wall time). It loads with ``torch.load(weights_only=True)``.
+``model.pt`` (``"format": "synthcl-finetune-v1"``, written and read by :mod:`synthcl.weights`)
+holds the classifier's weights and everything needed to use and reproduce it: architecture, class
+names, image size, input normalisation, the data settings (a relative data path relative to the
+file), the run's configuration and its result (chosen hyper-parameters, validation curve, wall
+time). It loads with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from synthcl.errors import SynthclError
+from synthcl import weights
 from synthcl.models import build_backbone, to_input
 from synthcl.models.resnet import IMAGENET_MEAN, IMAGENET_STD
-from synthcl.utils.atomic import torch_save
 from synthcl.utils.progress import progress
-
-MODEL_FORMAT = "synthcl-finetune-v1"
 
 
 class Classifier(nn.Module):
@@ -74,8 +72,7 @@ def save_model(path: str | Path, model: Classifier, *, architecture: dict,
                class_names: list[str], image_hw: tuple[int, int], channels: int, data: dict,
                config: dict, result: dict) -> None:
     """Write the fine-tuned model file (atomically)."""
-    torch_save({
-        "format": MODEL_FORMAT,
+    weights.save_model(path, {
         "classifier": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "architecture": dict(architecture),
         "class_names": list(class_names),
@@ -86,29 +83,13 @@ def save_model(path: str | Path, model: Classifier, *, architecture: dict,
         "data": data,
         "config": config,
         "result": result,
-    }, path)
+    })
 
 
 def load_model(path: str | Path) -> tuple[Classifier, dict]:
     """A fine-tuned classifier (CPU, eval mode) and its metadata; ``path`` = model.pt or a folder
-    holding one."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if not path.is_file():
-        raise SynthclError(f"--checkpoint {path}: no such file; pass a model.pt written by "
-                           "'synthcl finetune' (DIR/seed<k>/model.pt)")
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, truncated or not weights-only: one clear message
-        raise SynthclError(f"--checkpoint {path}: not a readable synthcl model file ({exc})") \
-            from exc
-    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise SynthclError(
-            f"--checkpoint {path}: not a fine-tuned synthcl model (format {found!r}, expected "
-            f"{MODEL_FORMAT!r}); a pre-training checkpoint is fine-tuned first with "
-            f"'synthcl finetune --init {path}'")
+    holding one (see :func:`synthcl.weights.load_model`)."""
+    _, meta = weights.load_model(path)
     arch = meta["architecture"]
     backbone = build_backbone(arch["arch"], arch["width"], arch["small_stem"])
     model = Classifier(backbone, len(meta["class_names"]))
