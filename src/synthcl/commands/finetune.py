@@ -8,6 +8,7 @@ import time
 from synthcl.config import add_config_arguments, config_from_args, load_yaml
 from synthcl.errors import SynthclError
 from synthcl.finetune.config import FinetuneConfig
+from synthcl.utils.outputs import check_apart, removed_on_failure
 
 HELP = "fine-tune a classifier on N labelled images (grid on validation) and measure the test set"
 
@@ -67,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(FinetuneConfig, args, NAMES)
     if args.seed is not None:
         config.seeds = [args.seed]
+    check_apart(config.out, [config.data])
     start = time.perf_counter()
-    report = finetune(config, explicit=explicit_settings(args) & set(ARCH_SETTINGS))
+    with removed_on_failure(config.out, "finetune"):
+        report = finetune(config, explicit=explicit_settings(args) & set(ARCH_SETTINGS))
     print(summary_table(report, time.perf_counter() - start))
     return 0
 

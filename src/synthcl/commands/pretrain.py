@@ -44,13 +44,17 @@ def run(args: argparse.Namespace) -> int:
     from synthcl.config import config_from_args
     from synthcl.pretraining import PretrainConfig, pretrain
     from synthcl.pretraining.distributed import is_main_process
+    from synthcl.utils.outputs import check_apart, removed_on_failure
 
     if args.resume and not args.config:
         saved = Path(args.out or PretrainConfig.out) / "config.yaml"
         if saved.exists():
             args.config = str(saved)
     config = config_from_args(PretrainConfig, args, OPTIONS)
-    result = pretrain(config)
+    check_apart(config.out, [config.data, config.init])
+    out = Path(config.out)
+    with removed_on_failure(out, "pretrain", keep=(out / "checkpoint.pt").exists):
+        result = pretrain(config)
     if not is_main_process():                    # the other torchrun ranks stay quiet
         return 0
     monitor = result.monitor

@@ -38,10 +38,10 @@ def _inside(path: Path, other: Path) -> bool:
     return path == other or other in path.parents
 
 
-def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
-              overwrite: bool = False, flag: str = "--out") -> None:
-    """Refuse an output path that overlaps the inputs, or that exists when it may not be
-    replaced (no ``overwrite``, or not a synthcl output, or a protected folder)."""
+def check_apart(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+                flag: str = "--out") -> None:
+    """Refuse an output that is, holds or lies inside an input, or that is the current folder,
+    one above it, the home folder or ``/``."""
     target = _resolved(out)
     for given in inputs:
         if given is None or str(given) == "elpv" or not Path(given).exists():
@@ -53,6 +53,14 @@ def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]
     if target in (Path("/"), _resolved(Path.home())) or _inside(_resolved(os.getcwd()), target):
         raise SynthclError(f"{flag} {out} is the current folder, one above it, the home folder "
                            f"or /; give a new sub-folder, e.g. {flag} synthcl-out")
+
+
+def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+              overwrite: bool = False, flag: str = "--out") -> None:
+    """Refuse an output path that overlaps the inputs, or that exists when it may not be
+    replaced (no ``overwrite``, or not a synthcl output, or a protected folder)."""
+    check_apart(out, inputs, flag)
+    target = _resolved(out)
     if not target.exists() or (target.is_dir() and not any(target.iterdir())):
         return
     if not overwrite:
