@@ -161,7 +161,8 @@ def prefetched(make: Callable[[int], object], steps: range, workers: int
         for step in steps:
             yield step, make(step)
         return
-    with ThreadPoolExecutor(workers) as pool:
+    pool = ThreadPoolExecutor(workers)
+    try:
         pending: deque = deque()
         it = iter(steps)
         for step in it:
@@ -174,6 +175,8 @@ def prefetched(make: Callable[[int], object], steps: range, workers: int
             if nxt is not None:
                 pending.append((nxt, pool.submit(make, nxt)))
             yield step, future.result()
+    finally:                 # an interrupt does not wait for the batches made ahead
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _shard_dict(procs: Processes, draws: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
