@@ -228,14 +228,21 @@ def test_model_file_refuses_a_pretraining_checkpoint_saying_what_it_wants(tmp_pa
     _one_line_error(lambda: weights.load_model(tmp_path / "run"), "no such file", "model.pt")
 
 
+def _model_meta(data):
+    return {"classifier": {}, "architecture": WIDTH8, "class_names": ["a", "b"],
+            "image_hw": [8, 8], "data": {"data": data, "format": None}, "config": {},
+            "result": {}}
+
+
 def test_model_file_records_its_data_path_relative_to_itself(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "toy.npz").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "out" / "seed0" / "model.pt"
-    weights.save_model(path, {"classifier": {}, "data": {"data": "data/toy.npz", "format": None}})
-    embedded = tmp_path / "embedded.pt"
-    weights.save_model(embedded, {"data": {"data": "elpv"}})
+    weights.save_model(path, _model_meta("data/toy.npz"))
+    others = {name: tmp_path / f"{name}.pt" for name in ("elpv", str(tmp_path / "abs.npz"))}
+    for data, other in others.items():
+        weights.save_model(other, _model_meta(data))
     stored = torch.load(path, weights_only=True)
     assert stored["format"] == "synthcl-finetune-v1"
     assert stored["data"]["data"] == os.path.join("..", "..", "data", "toy.npz")
@@ -243,4 +250,11 @@ def test_model_file_records_its_data_path_relative_to_itself(tmp_path, monkeypat
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert weights.load_model(path)[1]["data"]["data"] == str(tmp_path / "data" / "toy.npz")
-    assert weights.load_model(embedded)[1]["data"]["data"] == "elpv"
+    for data, other in others.items():                 # the embedded set and absolute paths
+        assert weights.load_model(other)[1]["data"]["data"] == data
+
+
+def test_an_incomplete_model_file_is_one_error_line(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"format": "synthcl-finetune-v1", "classifier": {}}, path)
+    _one_line_error(lambda: weights.load_model(path), path, "incomplete", "architecture")

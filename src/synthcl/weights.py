@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from synthcl.data.sources.detect import EMBEDDED
 from synthcl.errors import SynthclError
 from synthcl.models import infer_architecture
 from synthcl.utils.atomic import torch_save
@@ -44,6 +45,7 @@ from synthcl.utils.atomic import torch_save
 PRETRAIN_FORMAT = "synthcl-pretrain-v1"
 MODEL_FORMAT = "synthcl-finetune-v1"
 CHECKPOINT, BACKBONE, MODEL = "checkpoint.pt", "backbone.pt", "model.pt"
+MODEL_KEYS = ("classifier", "architecture", "class_names", "image_hw", "data", "config", "result")
 MOCO_PREFIXES = ("module.encoder_q.", "encoder_q.")
 MOCO_HEAD = ("fc.0.", "fc.2.")
 TORCHVISION_URL = "https://download.pytorch.org/models/"
@@ -98,12 +100,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def save_model(path: str | os.PathLike, meta: dict[str, Any]) -> None:
-    """Write a fine-tuned model file (atomically); a relative ``meta["data"]["data"]`` path is
-    recorded relative to the file's folder, so that it resolves from anywhere."""
+    """Write a fine-tuned model file (atomically); a relative ``meta["data"]["data"]`` path
+    (relative to the current folder) is recorded relative to the file's folder instead, so that
+    it resolves from anywhere."""
     path = Path(path)
     data = dict(meta["data"])
-    if _is_path(data.get("data")):
-        data["data"] = os.path.relpath(os.path.abspath(os.path.expanduser(data["data"])),
+    if _relative_path(data.get("data")):
+        data["data"] = os.path.relpath(os.path.abspath(data["data"]),
                                        os.path.abspath(path.parent))
     torch_save({"format": MODEL_FORMAT, **meta, "data": data}, path)
 
@@ -128,16 +131,19 @@ def load_model(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise SynthclError(f"{what}: not a fine-tuned synthcl model (format {found!r}, expected "
                            f"{MODEL_FORMAT!r}); pass a model.pt written by 'synthcl finetune'")
-    recorded = meta["data"].get("data")
-    if _is_path(recorded) and not Path(recorded).expanduser().is_absolute():
-        meta["data"]["data"] = os.path.normpath(path.parent / recorded)
+    lacking = [key for key in MODEL_KEYS if key not in meta]
+    if lacking:
+        raise SynthclError(f"{what}: an incomplete model file (no {', '.join(lacking)}); "
+                           "fine-tune again with 'synthcl finetune'")
+    if _relative_path(meta["data"].get("data")):
+        meta["data"]["data"] = os.path.normpath(path.parent / meta["data"]["data"])
     return path, meta
 
 
-def _is_path(data: object) -> bool:
-    from synthcl.data.sources.detect import EMBEDDED
-
-    return isinstance(data, str) and data != EMBEDDED
+def _relative_path(data: object) -> bool:
+    """Whether a recorded ``data`` value is a relative path (not the embedded dataset's name)."""
+    return isinstance(data, str) and data != EMBEDDED and not (
+        data.startswith("~") or os.path.isabs(data))
 
 
 # -- initial weights -------------------------------------------------------------------------
