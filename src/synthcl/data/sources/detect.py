@@ -76,7 +76,8 @@ def resolve(path: str | os.PathLike | None, format: str | None,
                            f"(got --data {path}); use --data {EMBEDDED}")
     path = Path(os.path.abspath(Path(path).expanduser()))
     if not path.exists():
-        raise SynthclError(f"--data {path}: no such file or folder")
+        raise SynthclError(f"--data {path}: no such file or folder; check the path (a relative "
+                           f"path is read from the current folder)")
     format = format or detect_format(path)
     if path.is_dir() and format in _SINGLE_FILE:
         candidates = _top_files(path, _SINGLE_FILE[format])

@@ -43,8 +43,8 @@ def decode_cached(paths: list[str], options: LoadOptions, identity: object,
     try:
         fingerprint = files_fingerprint(paths)
     except FileNotFoundError as exc:
-        raise SynthclError(f"{source}: image file {exc.filename} does not exist (paths in a "
-                           f"manifest are relative to its folder)") from exc
+        raise SynthclError(f"{source}: image file {exc.filename} does not exist; fix its path "
+                           f"(paths in a manifest are relative to its folder)") from exc
     return cached_arrays("images", key, fingerprint, compute)["images"]
 
 

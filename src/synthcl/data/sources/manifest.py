@@ -44,7 +44,8 @@ def _read_records(path: Path) -> list[dict]:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError) as exc:
-        raise SynthclError(f"manifest {path}: cannot read it ({exc})") from exc
+        raise SynthclError(f"manifest {path}: cannot read it ({exc}); save it as UTF-8 CSV "
+                           f"with a header row, or as JSON") from exc
     if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
         return list(data.values())
     if isinstance(data, list) and all(isinstance(v, dict) for v in data):
@@ -80,7 +81,7 @@ def _files(path: Path, records: list[dict], outside_paths: bool) -> list[Labelle
     for number, record in enumerate(records, start=1):
         if record.get(path_key) in (None, "") or record.get(label_key) in (None, ""):
             raise SynthclError(f"manifest {path}: entry {number} lacks '{path_key}' or "
-                               f"'{label_key}'")
+                               f"'{label_key}'; give every entry an image path and a class")
         image = os.path.join(folder, str(record[path_key]))
         if not outside_paths:
             _contained(image, folder, path, number)

@@ -97,7 +97,9 @@ def load(path: Path, options: LoadOptions) -> ImageData:
                     f"format")
             splits = {s: _split(archive, s, path) for s in SPLITS}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise SynthclError(f"{path}: cannot read it as a MedMNIST .npz ({exc})") from exc
+        raise SynthclError(f"{path}: cannot read it as a MedMNIST .npz ({exc}); give a numpy "
+                           f".npz of plain arrays {{train,val,test}}_{{images,labels}}, or use "
+                           f"--format") from exc
     if options.image_size:
         splits = {s: Split(resize_array(split.images, options.image_size), split.labels)
                   for s, split in splits.items()}

@@ -63,6 +63,9 @@ def _read_y(path: Path) -> np.ndarray:
 
 
 def load_h5(path: Path, options: LoadOptions) -> ImageData:
+    if path.is_file() and not H5_PATTERN.fullmatch(path.name):
+        raise SynthclError(f"{path}: not a PCam file (camelyonpatch_level_2_split_<split>_<x|y>"
+                           f".h5); point --data at the PCam folder, or use --format")
     directory = h5_folder(path)
     splits: dict[str, Split] = {}
     for pcam_split, split in (("train", "train"), ("valid", "val"), ("test", "test")):
@@ -72,8 +75,8 @@ def load_h5(path: Path, options: LoadOptions) -> ImageData:
             continue
         for needed in (x_path, y_path):
             if not needed.exists():
-                raise SynthclError(f"PCam folder {directory}: {needed.name} is missing (the "
-                                   f"train and test x/y files are required; gunzip any .h5.gz)")
+                raise SynthclError(f"PCam folder {directory}: {needed.name} is missing; put the "
+                                   f"train and test x/y files there (gunzip any .h5.gz)")
         try:
             images, labels = _read_x(x_path), _read_y(y_path)
         except (OSError, KeyError) as exc:
