@@ -263,13 +263,23 @@ def test_cuda_matches_cpu_byte_for_byte(name):
 
 
 def test_transform_codes_are_the_documented_rotations_and_flips():
-    from synthcl.generators.rigid import draw_transforms, transform
+    """The code bits (transpose, then vertical, then horizontal flip) are the documented
+    rotations and flips, and ``row_source`` finds the same rows."""
+    from synthcl.generators.rigid import draw_transforms, row_source
 
-    a = torch.arange(12).view(1, 3, 4)[:, :, :3]                       # a 3x3 block
+    a = torch.arange(9).view(3, 3)
     rotations = {0: 0, 3: 1, 6: 2, 5: 3}                              # code -> k of rot90
-    for code, k in rotations.items():
-        assert torch.equal(transform(a, code), torch.rot90(a, k, dims=(1, 2)))
-        assert torch.equal(transform(a, code ^ 4), torch.rot90(a, k, dims=(1, 2)).flip(2))
+    expected = {code: torch.rot90(a, k) for code, k in rotations.items()}
+    expected |= {code ^ 4: torch.rot90(a, k).flip(1) for code, k in rotations.items()}
+    transposed, rotated, reversed_ = row_source(torch.arange(8))
+    for code in range(8):
+        by_bits = a.T if code & 1 else a
+        by_bits = by_bits.flip(0) if code & 2 else by_bits
+        by_bits = by_bits.flip(1) if code & 4 else by_bits
+        rows = torch.rot90(a, 2) if rotated[code] else a
+        rows = rows.T if transposed[code] else rows
+        rows = rows.flip(0) if reversed_[code] else rows
+        assert torch.equal(by_bits, expected[code]) and torch.equal(rows, expected[code]), code
     g = torch.Generator().manual_seed(0)
     assert set(draw_transforms((400,), True, g).tolist()) == set(range(8))
     assert set(draw_transforms((400,), False, g).tolist()) == {0, 2, 4, 6}

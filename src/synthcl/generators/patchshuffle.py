@@ -9,9 +9,8 @@ Border rule: when D does not divide H (or W), the grid covers the centred region
 D*(H//D) x D*(W//D) pixels and the remaining border (H mod D rows, split as top = (H mod D) // 2
 and the rest at the bottom; likewise for columns) stays in place, unchanged.
 
-Vectorised: patches are gathered through an ``unfold`` view of the batch and written to their
-new places by one indexed copy per transform code (:func:`synthcl.generators.grid.assemble`); no
-Python loop over patches or images.
+Fast: every output row of a patch is copied whole from a staging buffer
+(:func:`synthcl.generators.grid.tile_rows`); no Python loop over patches or images.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 import torch
 
 from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import assemble, check_divisions, patch_size
+from synthcl.generators.grid import Tiles, check_divisions, chunks, patch_size, tile_rows
 from synthcl.generators.rigid import draw_transforms
 
 
@@ -46,17 +45,20 @@ class PatchShuffle(SyntheticGenerator):
                 "transform": draw_transforms((batch, n), ph == pw, generator)}
 
     def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
-        _, _, h, w = images.shape
+        _, c, h, w = images.shape
         d = self.d
         ph, pw = patch_size(d, h, w, self.name)
         draws = draws_to(draws, images.device)
         top, left = (h - d * ph) // 2, (w - d * pw) // 2
-        region = images[:, :, top:top + d * ph, left:left + d * pw]
-        grid = region.unfold(2, ph, ph).unfold(3, pw, pw)          # (B, C, D, D, ph, pw) view
         perm = draws["perm"]
-        shuffled = assemble(grid, perm // d, perm % d, draws["transform"], d, d)
-        if region.shape == images.shape:
-            return shuffled
-        out = images.clone()
-        out[:, :, top:top + d * ph, left:left + d * pw] = shuffled
+        tiles = Tiles(top + perm // d * ph, left + perm % d * pw, draws["transform"], ph, pw, d)
+        rows = torch.arange(d * ph, device=images.device).unsqueeze(0)
+        out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
+        whole = (d * ph, d * pw) == (h, w)
+        for start, stop in chunks(images):
+            grid = out[start:stop] if whole else images.new_empty((stop - start, c, d * ph, d * pw))
+            tile_rows(images[start:stop], tiles.chunk(start, stop), rows // ph, rows % ph, grid)
+            if not whole:                                   # the border stays in place
+                out[start:stop] = images[start:stop]
+                out[start:stop, :, top:top + d * ph, left:left + d * pw] = grid
         return out

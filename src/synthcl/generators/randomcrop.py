@@ -9,10 +9,9 @@ When D does not divide H, (D+1) tiles of H//D pixels may not cover H (e.g. H=28,
 27 < 28); the tile grid then has ceil(H / (H//D)) rows instead (likewise for columns), the fewest
 that cover the image, so every output pixel comes from a source window.
 
-Vectorised: windows are gathered through an ``unfold`` view of the batch and written to their
-tiles by one indexed copy per transform code (:func:`synthcl.generators.grid.assemble`), the final
-crops are gathered through an ``unfold`` view of the tiled batch; no Python loop over patches or
-images.
+Fast: the H rows of the tiled image that the crop keeps are copied row by row of a tile from a
+staging buffer (:func:`synthcl.generators.grid.tile_rows`), then the crops row by row of the
+image, each with one ``index_select``; no Python loop over patches or images.
 """
 
 from __future__ import annotations
@@ -23,7 +22,14 @@ from typing import Any
 import torch
 
 from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import assemble, check_divisions, patch_size
+from synthcl.generators.grid import (
+    Tiles,
+    check_divisions,
+    chunks,
+    patch_size,
+    tile_rows,
+    windows,
+)
 from synthcl.generators.rigid import draw_transforms
 
 
@@ -58,11 +64,26 @@ class RandomCrop(SyntheticGenerator):
         }
 
     def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
-        b, _, h, w = images.shape
-        ph, pw, rows, cols = self.layout(h, w)
+        _, c, h, w = images.shape
+        ph, pw, _, cols = self.layout(h, w)
         draws = draws_to(draws, images.device)
-        windows = images.unfold(2, ph, 1).unfold(3, pw, 1)   # (B, C, H-ph+1, W-pw+1, ph, pw) view
-        tiled = assemble(windows, draws["y"], draws["x"], draws["transform"], rows, cols)
-        crops = tiled.unfold(2, h, 1).unfold(3, w, 1)        # (B, C, oy, ox, H, W) view
-        image = torch.arange(b, device=images.device)
-        return crops[image, :, draws["crop_y"], draws["crop_x"]]
+        tiles = Tiles(draws["y"], draws["x"], draws["transform"], ph, pw, cols)
+        kept = draws["crop_y"].unsqueeze(1) + torch.arange(h, device=images.device)
+        out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
+        ranges = chunks(images)
+        strips = images.new_empty((ranges[0][1], c, h, cols * pw)) if ranges else None
+        for start, stop in ranges:
+            strip = strips[:stop - start]       # rows crop_y .. crop_y + H - 1 of the tiled images
+            rows = kept[start:stop]
+            tile_rows(images[start:stop], tiles.chunk(start, stop), rows // ph, rows % ph, strip)
+            crop_columns(strip, draws["crop_x"][start:stop], out[start:stop])
+        return out
+
+
+def crop_columns(strips: torch.Tensor, left: torch.Tensor, out: torch.Tensor) -> None:
+    """``out[b] = strips[b, :, :, left[b]:left[b] + W]`` for (n, C, H, W) contiguous ``out``."""
+    n, c, h, width = strips.shape
+    w = out.shape[-1]
+    first = torch.arange(n * c * h, device=out.device).view(n, -1) * width + left.unsqueeze(1)
+    torch.index_select(windows(strips.view(-1), (w,), (1,)), 0, first.view(-1),
+                       out=out.view(-1, w))

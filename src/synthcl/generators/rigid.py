@@ -8,6 +8,9 @@ horizontal flip of the paper: 0 identity, 3 rotate 90 deg counter-clockwise, 6 r
 
 A transpose changes the shape of a non-square patch, so non-square patches only get the four
 shape-preserving codes {0, 2, 4, 6}: identity, vertical flip, horizontal flip, 180 deg rotation.
+
+Row by row, every transformed patch is one of four arrays read in forward or reversed row order
+(:func:`row_source`), which lets the generators copy whole rows instead of single pixels.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ def draw_transforms(shape: tuple[int, ...], square: bool,
     return 2 * torch.randint(0, 4, shape, generator=generator)
 
 
-def transform(patches: torch.Tensor, code: int) -> torch.Tensor:
-    """Patches (..., ph, pw) all transformed by the same ``code`` (may return a view)."""
-    if code & TRANSPOSE:
-        patches = patches.transpose(-1, -2)
-    if code & FLIP_V:
-        patches = patches.flip(-2)
-    if code & FLIP_H:
-        patches = patches.flip(-1)
-    return patches
+def row_source(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(transposed, rotated, reversed): where the rows of patches transformed by ``codes`` are.
+
+    Patch P transformed by a code is X with its rows in forward order, or in reversed order where
+    ``reversed``, and X is P, or P rotated by 180 deg (R) where ``rotated``, transposed (T) where
+    ``transposed``. This holds because a horizontal flip is R followed by a vertical flip, and R
+    commutes with both flips and with T: H V^v T^t P = V^(v+1) T^t R P.
+    """
+    flip_v, flip_h = (codes & FLIP_V) != 0, (codes & FLIP_H) != 0
+    return (codes & TRANSPOSE) != 0, flip_h, flip_v ^ flip_h
