@@ -81,7 +81,7 @@ def test_checkpoint_architecture_is_read_and_an_explicit_clash_refused(tmp_path,
     data = write_npz(tmp_path / "toy.npz")
     run = tmp_path / "pretrain"
     run.mkdir()
-    torch.save({"format": "synthcl-pretrain-v1", "config": {}, "step": 1,
+    torch.save({"format": "synthcl-pretrain-v1", "config": {}, "step": 1, "finished": True,
                 "backbone": backbone_state_dict(build_backbone("resnet18", 8, True))},
                run / "checkpoint.pt")
     args = ["finetune", "--data", str(data), "--init", str(run), "--n", "8", "--epochs", "1",

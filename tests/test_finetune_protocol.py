@@ -6,8 +6,9 @@ from synthcl.data.types import ImageData, Split
 from synthcl.errors import SynthclError
 from synthcl.finetune import FinetuneConfig, finetune_seed, protocol
 from synthcl.finetune.augment import resolve_augmentation
-from synthcl.finetune.init import initialised_classifier, read_init
+from synthcl.finetune.init import initialised_classifier
 from synthcl.finetune.train import HyperParams, TrainResult, TrainSettings, train_configuration
+from synthcl.weights import read_init
 
 
 def _split(counts, seed, size=8):

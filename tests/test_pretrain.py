@@ -12,7 +12,7 @@ from synthcl.cli import main
 from synthcl.data import load_dataset
 from synthcl.errors import SynthclError
 from synthcl.pretraining import PretrainConfig, pretrain
-from synthcl.pretraining.checkpoint import FORMAT
+from synthcl.weights import PRETRAIN_FORMAT as FORMAT
 
 
 @pytest.fixture
@@ -43,9 +43,9 @@ def test_ours_learns_to_discriminate_its_synthetic_instances(tmp_path, pneumonia
     assert start > chance - 0.3                # a random network is near chance ...
     assert end < chance - 0.5 and end < start - 0.5   # ... the trained one clearly below it
     assert result.steps == 300 and math.isfinite(result.final_loss)
-    # 256 held-out synthetic images: top-1 well above chance (1/256); measured 6/256. The random
-    # network scores about as high (see synthcl.pretraining.monitor), so this is no proof of transfer.
-    assert result.monitor["instance_acc"] >= 4 / 256
+    # The held-out instance probe is logged but not asserted: at this size the random network
+    # scores about as high (see synthcl.pretraining.monitor); measured 2/256 and 6/256 in two
+    # versions of this run, one hit apart from chance. The frozen probes measure transfer.
     assert set(result.monitor) == {"knn_acc", "knn_acc_random", "instance_acc",
                                    "instance_acc_random"}
 

@@ -13,8 +13,9 @@ from synthcl.utils.outputs import check_apart, removed_on_failure
 HELP = "fine-tune a classifier on N labelled images (grid on validation) and measure the test set"
 
 NAMES = ["data", "format", "image_size", "allow_pickle", "n", "init", "arch", "width",
-         "small_stem", "epochs", "grid", "batch_sizes", "lrs", "lr", "batch_size", "augment",
-         "seeds", "device", "amp", "channels_last", "eval_batch_size", "out"]
+         "small_stem", "allow_unfinished", "epochs", "grid", "batch_sizes", "lrs", "lr",
+         "batch_size", "augment",
+         "seeds", "device", "amp", "channels_last", "eval_batch_size", "probes", "out"]
 HELPS = {
     "data": "dataset: a file or folder in a supported format, or 'elpv'",
     "format": "force the data format instead of detecting it",
@@ -23,6 +24,7 @@ HELPS = {
     "n": "labelled images drawn class-balanced from the training split, half train, half val",
     "init": "scratch | imagenet[:FILE] | moco:FILE | a 'synthcl pretrain' folder, "
             "checkpoint.pt or backbone.pt",
+    "allow_unfinished": "accept an --init pre-training that has not finished",
     "arch": "resnet18 | resnet50 (scratch only; read from the weights otherwise)",
     "width": "base width (scratch only)",
     "small_stem": "3x3 stride-1 stem without max-pool (scratch; default: when the side < 64)",
@@ -37,9 +39,11 @@ HELPS = {
                "(hflip, vflip, rot90, shift)",
     "seeds": "seeds, comma-separated: each repeats sampling, initialisation and training",
     "device": "auto | cpu | cuda[:k]",
-    "amp": "bf16 autocast on CUDA",
+    "amp": "bf16 autocast on CUDA (fine-tuning stays fp32 on the CPU)",
     "channels_last": "channels-last memory layout on CUDA",
     "eval_batch_size": "images per batch when predicting validation and test",
+    "probes": "frozen-feature linear and kNN probes of the initial and a random backbone, "
+              "chosen on validation, scored on the test split",
     "out": "output folder: result.json, config.yaml, seed<k>/model.pt",
 }
 ARCH_SETTINGS = ("arch", "width", "small_stem")

@@ -8,8 +8,8 @@ from pathlib import Path
 HELP = "pre-train a backbone with MoCo v2 (ours | cl-real | cl-all | cl-aug | universal)"
 
 OPTIONS = ["data", "format", "image_size", "allow_pickle", "mode", "generator", "d", "n", "m",
-           "arch", "width", "steps", "batch_size", "lr", "seed", "device", "out",
-           "checkpoint_every", "init", "resume"]
+           "arch", "width", "steps", "batch_size", "queue_size", "sizing", "lr", "amp", "seed",
+           "device", "out", "checkpoint_every", "init", "allow_unfinished", "resume"]
 HELPS = {
     "data": "dataset file/folder or embedded name",
     "mode": "what to pre-train on: ours | cl-real | cl-all | cl-aug | universal",
@@ -20,12 +20,20 @@ HELPS = {
     "arch": "resnet18 | resnet50",
     "width": "base width of the ResNet (64 = torchvision's)",
     "image_size": "resize at load: S or WxH",
-    "steps": "optimisation steps (the budget)",
-    "batch_size": "global batch (instances per step, over all processes)",
+    "steps": "optimisation steps at --batch-size: the budget is steps x batch-size pairs",
+    "batch_size": "global batch (instances per step, over all processes); at most, under fair "
+                  "sizing",
+    "queue_size": "negative keys in the MoCo queue; at most, under fair sizing",
+    "sizing": "fair: batch <= instances/2, queue <= instances - batch, steps scaled to the same "
+              "pairs (no instance repeats in a batch or is its own negative) | literal: as given",
+    "lr": "Adam learning rate (cosine decay to 0)",
+    "amp": "bf16 autocast on CUDA and on CPUs with native bf16 (off under deterministic)",
+    "seed": "seeds the N-image sample, the model and every random draw",
     "device": "auto | cpu | cuda[:k]",
     "out": "run directory (checkpoint.pt, backbone.pt, log.jsonl, config.yaml, TensorBoard)",
     "checkpoint_every": "steps between checkpoints (also every ~5 minutes and at the end)",
     "init": "start from a MoCo checkpoint (module.encoder_q.*) or a synthcl run/backbone",
+    "allow_unfinished": "accept an --init pre-training that has not finished",
     "resume": "continue the run in --out (its config.yaml is the base settings)",
 }
 

@@ -91,7 +91,8 @@ def ensure_pretrain(config, data) -> dict[str, Any]:
         result = pretrain(config, data)
     return {"out_dir": str(result.out_dir), "steps": result.steps,
             "final_loss": result.final_loss, "wall_time_s": result.wall_time_s,
-            "images_per_s": result.images_per_s, "monitor": dict(result.monitor)}
+            "images_per_s": result.images_per_s, "monitor": dict(result.monitor),
+            "sizing": dict(result.sizing)}
 
 
 def execute_cell(cell: Cell) -> dict[str, Any]:

@@ -15,6 +15,7 @@ class FinetuneConfig:
     n: int = 40                        # labelled images: half train, half validation
     # model and its initialisation
     init: str = "scratch"              # scratch | imagenet:FILE | moco:FILE | pre-training run
+    allow_unfinished: bool = False     # accept an --init pre-training that has not finished
     arch: str = "resnet18"
     width: int = 64
     small_stem: bool | None = None
@@ -30,6 +31,7 @@ class FinetuneConfig:
     batch_size: int | None = None
     augment: str = "auto"              # per-dataset preset, see synthcl.finetune.augment
     eval_batch_size: int = 512         # images per batch when predicting validation/test
+    probes: bool = True                # frozen-feature linear and kNN probes beside fine-tuning
     # run
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"

@@ -21,9 +21,8 @@ import torch
 from synthcl.errors import SynthclError
 from synthcl.finetune.classifier import Classifier
 from synthcl.models import build_backbone
-from synthcl.weights import InitWeights, load_backbone, read_init
+from synthcl.weights import InitWeights, load_backbone
 
-__all__ = ["initialised_classifier", "read_init", "resolve_architecture"]  # read_init: re-exported
 ARCH_FIELDS = ("arch", "width", "small_stem")
 
 

@@ -30,13 +30,9 @@ from synthcl.errors import SynthclError
 from synthcl.finetune.augment import Augmentation, resolve_augmentation
 from synthcl.finetune.classifier import Classifier, predict_logits, save_model
 from synthcl.finetune.config import FinetuneConfig
-from synthcl.finetune.init import (
-    InitWeights,
-    initialised_classifier,
-    read_init,
-    resolve_architecture,
-)
+from synthcl.finetune.init import initialised_classifier, resolve_architecture
 from synthcl.finetune.metrics import classification_metrics
+from synthcl.finetune.probes import probe_backbone
 from synthcl.finetune.train import (
     HyperParams,
     TrainResult,
@@ -47,6 +43,7 @@ from synthcl.models.resnet import wants_small_stem
 from synthcl.utils.atomic import write_json, write_text
 from synthcl.utils.devices import resolve_device
 from synthcl.utils.seeding import derive_seed
+from synthcl.weights import InitWeights, read_init
 
 
 @dataclass
@@ -128,7 +125,7 @@ def measure(model: nn.Module, split: Split, class_names: tuple[str, ...],
 def finetune_seed(config: FinetuneConfig, data: ImageData, seed: int,
                   explicit: Collection[str] = ()) -> dict:
     """One full protocol run for one seed; a JSON-able result (see :func:`run_seed`)."""
-    weights = read_init(config.init, config.arch)
+    weights = read_init(config.init, config.arch, allow_unfinished=config.allow_unfinished)
     return run_seed(config, data, seed, weights, explicit)[0]
 
 
@@ -152,6 +149,7 @@ def run_seed(config: FinetuneConfig, data: ImageData, seed: int, weights: InitWe
     def make_model() -> nn.Module:
         return initialised_classifier(weights, architecture, data.num_classes, (h, w), init_seed)
 
+    probes = frozen_probes(config, data, sample, weights, architecture, init_seed, settings)
     selection = select_configuration(sample.train, sample.val, make_model, candidates, settings,
                                      augment, seed, label=f"seed {seed} ")
     model = make_model()
@@ -181,11 +179,31 @@ def run_seed(config: FinetuneConfig, data: ImageData, seed: int, weights: InitWe
         "per_class_accuracy": test["per_class_accuracy"],
         "confusion_matrix": test["confusion_matrix"],
         "test_class_counts": test["class_counts"],
+        "probes": probes,
         "sample": {"train_indices": sample.train_indices.tolist(),
                    "val_indices": sample.val_indices.tolist()},
         "wall_time_s": round(time.perf_counter() - start, 3),
     }
     return result, model.cpu(), architecture
+
+
+def frozen_probes(config: FinetuneConfig, data: ImageData, sample, weights: InitWeights,
+                  architecture: dict, init_seed: int, settings: TrainSettings) -> dict | None:
+    """The linear and kNN probes (:mod:`synthcl.finetune.probes`) of the initial backbone and,
+    for a pre-trained one, of the same architecture at random initialisation (the backbone a
+    ``scratch`` run of this seed starts from); None when ``config.probes`` is off."""
+    if not config.probes:
+        return None
+    h, w, _ = data.image_shape
+    inits = {"random": read_init("scratch", config.arch)}
+    if config.init != "scratch":
+        inits["pretrained"] = weights
+    return {name: probe_backbone(
+                initialised_classifier(init, architecture, data.num_classes, (h, w),
+                                       init_seed).backbone,
+                sample.train, sample.val, data.splits["test"], data.class_names,
+                settings.device, settings.eval_batch_size)
+            for name, init in inits.items()}
 
 
 def finetune(config: FinetuneConfig, data: ImageData | None = None,
@@ -196,7 +214,7 @@ def finetune(config: FinetuneConfig, data: ImageData | None = None,
     if not config.seeds:
         raise SynthclError("no seeds given: use --seed S or --seeds 0,1,2")
     data = data if data is not None else load_for_config(config)
-    weights = read_init(config.init, config.arch)
+    weights = read_init(config.init, config.arch, allow_unfinished=config.allow_unfinished)
     out = Path(config.out)
     write_text(out / "config.yaml", dump_yaml(config))
     report = {"config": to_dict(config), "dataset": _describe_data(data), "seeds": [],

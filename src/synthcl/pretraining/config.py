@@ -38,6 +38,7 @@ class PretrainConfig:
     bn_splits: int = 0                 # shuffle-BN groups over the global batch; 0: automatic
     init: str | None = None            # start from: MoCo checkpoint (module.encoder_q.*), synthcl
     #                                    pre-training dir / checkpoint.pt / backbone.pt
+    allow_unfinished: bool = False     # accept an --init pre-training that has not finished
     # optimisation
     steps: int = 2000                  # at batch_size; fair sizing keeps steps x batch_size pairs
     batch_size: int = 128              # at most; "fair" sizing caps it (see sizing)

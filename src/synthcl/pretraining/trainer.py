@@ -1,8 +1,9 @@
 """The pre-training loop: ``pretrain(config) -> PretrainResult``.
 
-One loop serves every mode (:mod:`synthcl.pretraining.sources` says what each discriminates). A run is
-a number of optimisation steps of ``batch_size`` instances (the global batch, split over
-processes), each instance giving two f_CL views. Every random draw of step ``t`` (which
+One loop serves every mode (:mod:`synthcl.pretraining.sources` says what each discriminates). A
+run is a number of optimisation steps of ``batch_size`` instances (the global batch, split over
+processes, sized to the set by :mod:`synthcl.pretraining.sizing`), each instance giving two f_CL
+views. Every random draw of step ``t`` (which
 instances, their views, f_S of ``cl-aug``, the shuffle-BN permutation) is a pure function of
 ``(seed, t)``, so a resumed run repeats an uninterrupted one exactly (bit for bit on the CPU),
 and one process computes what several do. The learning rate follows a linear warm-up over
@@ -44,14 +45,13 @@ from synthcl.pretraining.distributed import Processes, setup, shuffled_keys
 from synthcl.pretraining.moco import MoCo
 from synthcl.pretraining.monitor import Monitor
 from synthcl.pretraining.runlog import RunLog
-from synthcl.pretraining.sizing import Sizing, fit_to_instances
+from synthcl.pretraining.sizing import fit_to_instances
 from synthcl.pretraining.sources import build_sources, images_of
 from synthcl.utils.atomic import torch_save, write_text
 from synthcl.utils.devices import bf16_autocast_enabled
 from synthcl.utils.progress import progress
 from synthcl.utils.seeding import derive_seed, make_generator
-from synthcl.weights import apply_init, load_checkpoint, save_checkpoint
-from synthcl.weights import read_init as load_init
+from synthcl.weights import apply_init, load_checkpoint, read_init, save_checkpoint
 
 CHECKPOINT_NAME, BACKBONE_NAME, CONFIG_NAME = "checkpoint.pt", "backbone.pt", "config.yaml"
 CHECKPOINT_SECONDS = 300
@@ -242,7 +242,8 @@ class Trainer:
             model = MoCo(backbone, c.dim, queue_size, c.key_momentum, c.temperature,
                          self.bn_splits // self.procs.world, make_generator(c.seed, "queue"))
         if c.init and not self.resuming:
-            apply_init(model.encoder_q, load_init(c.init), c.init)
+            weights = read_init(c.init, c.arch, allow_unfinished=c.allow_unfinished)
+            apply_init(model.encoder_q, weights, c.init)
             model.encoder_k.load_state_dict(model.encoder_q.state_dict())
         model.to(self.device)
         if self.channels_last:
