@@ -15,7 +15,8 @@ from synthcl.cli import main
 
 FIX_WORDS = ("give", "pass", "use", "choose", "remove", "fix", "add", "type", "check", "move",
              "decompress", "point", "delete", "set", "run", "list", "write", "save", "expected",
-             "must", "needs", "need", "resize", "only", "put", "omit", "rename")
+             "must", "needs", "need", "resize", "only", "put", "omit", "rename", "valid",
+             "name it")
 
 
 class Evil:
@@ -105,13 +106,20 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
     return state
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+def run_cli(argv: list, capsys) -> tuple[int, str]:
     """``synthcl ARGV`` in this process: (exit status, stderr)."""
+    status, _, err = run_cli_out(argv, capsys)
+    return status, err
+
+
+def run_cli_out(argv: list, capsys) -> tuple[int, str, str]:
+    """``synthcl ARGV`` in this process: (exit status, stdout, stderr)."""
     try:
         status = main([str(a) for a in argv])
     except SystemExit as exc:                  # argparse's own errors
         status = exc.code
-    return status, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def assert_refused(status: int, err: str, names: str | tuple[str, ...], expected: int = 2

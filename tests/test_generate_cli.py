@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from synthcl.cli import main
-from synthcl.synthetic.sets import SyntheticSet
 from synthcl.generators import build_generator
+from synthcl.synthetic.sets import SyntheticSet
 
 
 @pytest.fixture

@@ -108,12 +108,14 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except FileNotFoundError as exc:
-        raise SynthclError(f"config file {path} does not exist") from exc
+        raise SynthclError(f"config file {path} does not exist; check the path") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SynthclError(f"config file {path} cannot be read ({exc}); give a UTF-8 YAML "
                            f"file") from exc
     except yaml.YAMLError as exc:
-        raise SynthclError(f"config file {path} is not valid YAML: {exc}") from exc
+        problem = " ".join(str(exc).split())
+        raise SynthclError(f"config file {path} is not valid YAML ({problem}); fix it (plain "
+                           f"YAML only: tags such as !!python are refused)") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
