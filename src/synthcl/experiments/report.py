@@ -29,6 +29,8 @@ from typing import Any
 
 from synthcl.experiments import paper_numbers, stats
 from synthcl.experiments.store import load_records
+from synthcl.experiments.verdict import markdown_table as _table
+from synthcl.experiments.verdict import measure_tables
 from synthcl.utils.atomic import write_text
 
 BASE_LABELS = {"cl-all": "CL (w/ all)", "scratch": "Scratch", "imagenet": "SL (IN1k)",
@@ -148,11 +150,6 @@ def _method_sweeps(group: Group) -> list[tuple[str, str, str]]:
     ordered = sorted(keys, key=lambda mk: (_order(group, mk[0]),
                                            tuple(json.loads(mk[1]).values())))
     return [(method_label(m) + _sweep_label(json.loads(k)), m, k) for m, k in ordered]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _col_label(dataset: str, n: int) -> str:
@@ -349,6 +346,24 @@ def monitor_table(group: Group) -> list[str]:
                   + [_col_label(d, n) for d, n, _ in group.columns], rows)
 
 
+def pretraining_sizes(group: Group) -> list[str]:
+    """The batch, queue and steps each method's pre-training used, and why (fair sizing)."""
+    rows = {}
+    for r in group.records:
+        sizing = (r.get("pretrain") or {}).get("sizing")
+        if r["status"] == "done" and sizing:
+            rule = ((r.get("configs") or {}).get("pretrain") or {}).get("sizing", "fair")
+            rows.setdefault((_order(group, r["method"]), r["dataset"], r["n"]), [
+                method_label(r["method"]), _col_label(r["dataset"], r["n"]), rule,
+                str(sizing["batch_size"]), str(sizing["queue_size"]), str(sizing["steps"]),
+                sizing.get("note") or "as asked"])
+    if not rows:
+        return []
+    return ["### Pre-training sizes (what each run used, and why)", ""] + _table(
+        ["Method", "Column", "sizing", "batch", "queue", "steps", "why"],
+        [rows[key] for key in sorted(rows)]) + [""]
+
+
 def wall_table(group: Group) -> list[str]:
     rows = []
     for label, method, key in _method_sweeps(group):
@@ -502,6 +517,16 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
                   "Same seed = same N images and train/validation halves for every method; "
                   "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
                   "is no evidence of a difference.", ""] + paired + [""]
+    probes = measure_tables(
+        group.methods, [(d, n) for d, n, _ in group.columns],
+        lambda m, d, n: group.entry(m, d, n).records, method_label) if name is None else []
+    if probes:
+        lines += ["### Frozen-feature probes (balanced accuracy on the whole test split)", "",
+                  "Linear and kNN read-outs of the frozen backbone, chosen on the validation "
+                  "half and fitted on the train half of the N images; scratch = the random "
+                  "backbone of the same seed. They measure the features with less noise than "
+                  "fine-tuning on N images.", ""] + probes
+    lines += pretraining_sizes(group)
     for title, table in (("Pre-training monitor: kNN probe accuracy [%] on the N labelled "
                           "images (train half vs validation half), mean over seeds",
                           monitor_table(group)),
