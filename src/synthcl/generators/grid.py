@@ -14,6 +14,7 @@ stays in the caches and its memory is reused.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -52,18 +53,12 @@ class Tiles:
     pw: int
     cols: int
 
-    def chunk(self, start: int, stop: int) -> Tiles:
-        return Tiles(self.y[start:stop], self.x[start:stop], self.codes[start:stop], self.ph,
-                     self.pw, self.cols)
 
-
-def chunks(images: torch.Tensor) -> list[tuple[int, int]]:
-    """(start, stop) ranges of images to stage at once: about CHUNK_BYTES each on the CPU."""
-    batch = step = images.shape[0]
-    if images.device.type == "cpu":
-        step = CHUNK_BYTES // max(1, math.prod(images.shape[1:]))
-    step = max(1, step)
-    return [(start, min(start + step, batch)) for start in range(0, batch, step)]
+def chunk_size(images: torch.Tensor) -> int:
+    """How many images to stage at once: about CHUNK_BYTES on the CPU, all of them elsewhere."""
+    if images.device.type != "cpu":
+        return max(1, images.shape[0])
+    return max(1, CHUNK_BYTES // max(1, math.prod(images.shape[1:])))
 
 
 def windows(flat: torch.Tensor, shape: tuple[int, ...], strides: tuple[int, ...]) -> torch.Tensor:
@@ -72,48 +67,71 @@ def windows(flat: torch.Tensor, shape: tuple[int, ...], strides: tuple[int, ...]
     return flat.as_strided((flat.numel() - extent, *shape), (1, *strides))
 
 
-def tile_rows(images: torch.Tensor, tiles: Tiles, row_tile: torch.Tensor, row_in: torch.Tensor,
-              out: torch.Tensor) -> None:
-    """Fill ``out`` (n, C, R, cols*pw), contiguous, with rows of tiles of ``images`` (n, C, H, W).
+def tile_rows(images: torch.Tensor, tiles: Tiles, kept: torch.Tensor | None = None,
+              out: torch.Tensor | None = None) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Pixel rows of the tiled images, one chunk of images at a time.
 
-    Output row r of image b is row ``row_in[b, r]`` of the tiles in tile row ``row_tile[b, r]``,
-    side by side (both int64 of shape (n, R), or (1, R) for every image).
+    The tiled image of image b (of ``images``, (B, C, H, W)) has K // cols tile rows of ph pixel
+    rows each; ``kept`` (B, R) int64 picks the R pixel rows wanted (default: all of them). Yields
+    (the chunk's images, its rows (n, C, R, cols*pw)): a slice of ``out`` (B, C, R, cols*pw),
+    contiguous, when given, else a scratch tensor that the next chunk overwrites.
     """
-    n, c = images.shape[:2]
-    cols, pw = tiles.cols, tiles.pw
-    staged, first, step, channel = _stage(images, tiles)
-    tile = row_tile.expand(n, -1).unsqueeze(-1) * cols + torch.arange(cols, device=out.device)
-    shape = (n, 1, -1, cols)                               # (image, channel, output row, column)
-    tile = tile.view(n, -1)
-    starts = first.gather(1, tile).view(shape) + row_in.view(-1, 1, row_in.shape[1], 1) \
-        * step.gather(1, tile).view(shape)
-    dtype = torch.int32 if staged.numel() < 2 ** 31 else torch.int64
-    index = torch.addcmul(starts.to(dtype), channel.gather(1, tile).view(shape).to(dtype),
-                          torch.arange(c, dtype=dtype, device=out.device).view(1, c, 1, 1))
-    torch.index_select(windows(staged, (pw,), (1,)), 0, index.view(-1), out=out.view(-1, pw))
+    batch, c, h, w = images.shape
+    if batch == 0:
+        return
+    n, plane, ph, pw = chunk_size(images), h * w, tiles.ph, tiles.pw
+    staged, sources, bounds, first, step = _plan(images, tiles, n)
+    rows = torch.arange(ph, device=images.device).view(1, 1, ph, 1)
+    starts = torch.addcmul(first.view(batch, -1, 1, tiles.cols),
+                           step.view(batch, -1, 1, tiles.cols), rows).view(batch, -1, tiles.cols)
+    if kept is not None:
+        starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, tiles.cols))
+    channels = torch.arange(c, dtype=starts.dtype, device=images.device) * staged.shape[1]
+    index = starts.unsqueeze(1) + channels.view(1, c, 1, 1)       # (B, C, R, cols)
+    scratch = images.new_empty((n, *index.shape[1:-1], tiles.cols * pw)) if out is None else None
+    runs = windows(staged.view(-1), (pw,), (1,))
+    transposed = windows(staged.view(-1), (c, ph, pw), (staged.shape[1], 1, w))
+    for start, (low, high) in zip(range(0, batch, n), bounds, strict=True):
+        part = slice(start, min(start + n, batch))
+        planes = images[part].reshape(-1, c, plane).transpose(0, 1)
+        m = planes.shape[1]
+        staged[:, :m * plane].view(c, m, plane).copy_(planes)
+        staged[:, n * plane:(n + m) * plane].view(c, m, plane).copy_(planes.flip(2))
+        if high > low:
+            target = staged[:, 2 * n * plane:2 * n * plane + (high - low) * ph * pw]
+            torch.index_select(transposed, 0, sources[low:high],
+                               out=target.view(c, high - low, ph, pw).transpose(0, 1))
+        filled = out[part] if out is not None else scratch[:m]
+        torch.index_select(runs, 0, index[part].view(-1), out=filled.view(-1, pw))
+        yield part, filled
 
 
-def _stage(images: torch.Tensor, tiles: Tiles
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The staging buffer [images | images rotated 180 deg | transposed windows] (1-D) and, per
-    tile (n, K), the buffer offset of the first row of its output in channel 0 and the offset
-    steps from one output row and one channel to the next."""
-    n, c, h, w = images.shape
-    ph, pw, plane, size = tiles.ph, tiles.pw, h * w, images.numel()
+def _plan(images: torch.Tensor, tiles: Tiles, n: int
+          ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]], torch.Tensor, torch.Tensor]:
+    """The staging buffer (C, L) of a chunk of n images and where each tile's rows are in it.
+
+    Channel c of the buffer holds channel c of [the chunk's images | the same rotated by 180
+    deg | its transposed windows]. Returns the buffer; the offsets of the transposed windows in
+    the first two parts (1-D, chunk after chunk) and each chunk's [low, high) range of them; and
+    per tile (B, K) the offset of the first row of the tile in channel 0 and the offset step from
+    one of its rows to the next (negative when the rows are read in reverse).
+    """
+    batch, c, h, w = images.shape
+    ph, pw, plane = tiles.ph, tiles.pw, h * w
     transposed, rotated, reversed_ = row_source(tiles.codes)
-    count = int(transposed.sum())
-    staged = images.new_empty(2 * size + count * c * ph * pw)
-    staged[:size].view_as(images).copy_(images)
-    staged[size:2 * size].view(n * c, plane).copy_(images.reshape(n * c, plane).flip(1))
-    image = torch.arange(n, device=images.device).unsqueeze(1) * (c * plane)
-    origin = torch.where(rotated, size + image + (h - ph - tiles.y) * w + (w - pw - tiles.x),
+    image = (torch.arange(batch, device=images.device) % n).unsqueeze(1) * plane
+    origin = torch.where(rotated, n * plane + image + (h - ph - tiles.y) * w + w - pw - tiles.x,
                          image + tiles.y * w + tiles.x)
-    if count:
-        flipped = windows(staged[:2 * size], (c, ph, pw), (plane, 1, w))   # transposed windows
-        torch.index_select(flipped, 0, origin[transposed],
-                           out=staged[2 * size:].view(count, c, ph, pw))
-        rank = transposed.view(-1).cumsum(0).view_as(transposed) - 1
-        origin = torch.where(transposed, 2 * size + rank * (c * ph * pw), origin)
+    chunk = torch.arange(batch, device=images.device) // n
+    counts = torch.zeros(int(chunk[-1]) + 1, dtype=torch.long, device=images.device)
+    counts.index_add_(0, chunk, transposed.sum(1))
+    ends = counts.cumsum(0)
+    rank = transposed.view(-1).cumsum(0).view_as(transposed) - 1 - (ends - counts)[chunk, None]
+    sources = origin[transposed]
+    origin = torch.where(transposed, 2 * n * plane + rank * (ph * pw), origin)
+    staged = images.new_empty((c, 2 * n * plane + int(counts.max()) * ph * pw))
+    dtype = torch.int32 if staged.numel() < 2 ** 31 else torch.int64
     row = torch.where(transposed, pw, w)
-    first = torch.where(reversed_, origin + (ph - 1) * row, origin)
-    return staged, first, torch.where(reversed_, -row, row), torch.where(transposed, ph * pw, plane)
+    first = torch.where(reversed_, origin + (ph - 1) * row, origin).to(dtype)
+    bounds = torch.stack([ends - counts, ends], 1).tolist()
+    return staged, sources, bounds, first, torch.where(reversed_, -row, row).to(dtype)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import Tiles, check_divisions, chunks, patch_size, tile_rows
+from synthcl.generators.grid import Tiles, check_divisions, patch_size, tile_rows
 from synthcl.generators.rigid import draw_transforms
 
 
@@ -45,20 +45,17 @@ class PatchShuffle(SyntheticGenerator):
                 "transform": draw_transforms((batch, n), ph == pw, generator)}
 
     def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
-        _, c, h, w = images.shape
+        h, w = images.shape[2:]
         d = self.d
         ph, pw = patch_size(d, h, w, self.name)
         draws = draws_to(draws, images.device)
         top, left = (h - d * ph) // 2, (w - d * pw) // 2
         perm = draws["perm"]
         tiles = Tiles(top + perm // d * ph, left + perm % d * pw, draws["transform"], ph, pw, d)
-        rows = torch.arange(d * ph, device=images.device).unsqueeze(0)
         out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
         whole = (d * ph, d * pw) == (h, w)
-        for start, stop in chunks(images):
-            grid = out[start:stop] if whole else images.new_empty((stop - start, c, d * ph, d * pw))
-            tile_rows(images[start:stop], tiles.chunk(start, stop), rows // ph, rows % ph, grid)
+        for part, grid in tile_rows(images, tiles, out=out if whole else None):
             if not whole:                                   # the border stays in place
-                out[start:stop] = images[start:stop]
-                out[start:stop, :, top:top + d * ph, left:left + d * pw] = grid
+                out[part] = images[part]
+                out[part, :, top:top + d * ph, left:left + d * pw] = grid
         return out

@@ -22,14 +22,7 @@ from typing import Any
 import torch
 
 from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import (
-    Tiles,
-    check_divisions,
-    chunks,
-    patch_size,
-    tile_rows,
-    windows,
-)
+from synthcl.generators.grid import Tiles, check_divisions, patch_size, tile_rows, windows
 from synthcl.generators.rigid import draw_transforms
 
 
@@ -64,19 +57,14 @@ class RandomCrop(SyntheticGenerator):
         }
 
     def apply(self, images: torch.Tensor, draws: Draws) -> torch.Tensor:
-        _, c, h, w = images.shape
+        h, w = images.shape[2:]
         ph, pw, _, cols = self.layout(h, w)
         draws = draws_to(draws, images.device)
         tiles = Tiles(draws["y"], draws["x"], draws["transform"], ph, pw, cols)
         kept = draws["crop_y"].unsqueeze(1) + torch.arange(h, device=images.device)
         out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
-        ranges = chunks(images)
-        strips = images.new_empty((ranges[0][1], c, h, cols * pw)) if ranges else None
-        for start, stop in ranges:
-            strip = strips[:stop - start]       # rows crop_y .. crop_y + H - 1 of the tiled images
-            rows = kept[start:stop]
-            tile_rows(images[start:stop], tiles.chunk(start, stop), rows // ph, rows % ph, strip)
-            crop_columns(strip, draws["crop_x"][start:stop], out[start:stop])
+        for part, strip in tile_rows(images, tiles, kept):   # rows crop_y .. crop_y + H - 1
+            crop_columns(strip, draws["crop_x"][part], out[part])
         return out
 
 
