@@ -86,11 +86,13 @@ def tile_rows(images: torch.Tensor, tiles: Tiles, kept: torch.Tensor | None = No
                            step.view(batch, -1, 1, tiles.cols), rows).view(batch, -1, tiles.cols)
     if kept is not None:
         starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, tiles.cols))
-    channels = torch.arange(c, dtype=starts.dtype, device=images.device) * staged.shape[1]
+    length = staged.shape[1]
+    channels = torch.arange(c, dtype=starts.dtype, device=images.device) * length
     index = starts.unsqueeze(1) + channels.view(1, c, 1, 1)       # (B, C, R, cols)
     scratch = images.new_empty((n, *index.shape[1:-1], tiles.cols * pw)) if out is None else None
     runs = windows(staged.view(-1), (pw,), (1,))
-    transposed = windows(staged.view(-1), (c, ph, pw), (staged.shape[1], 1, w))
+    sources_end = staged.view(-1)[:(c - 1) * length + 2 * n * plane]    # not into its own target
+    transposed = windows(sources_end, (c, ph, pw), (length, 1, w))
     for start, (low, high) in zip(range(0, batch, n), bounds, strict=True):
         part = slice(start, min(start + n, batch))
         planes = images[part].reshape(-1, c, plane).transpose(0, 1)
