@@ -1,11 +1,12 @@
 """Throughput of PatchShuffle and RandomCrop against a plain copy and a naive per-patch loop.
 
 For a batch of 256 images of 224x224x3 (by default) it prints, per generator and D, the median of
-several repeats of a full call (draw + apply), the images per second, the ratio to ``clone()`` of
-the same bytes and the ratio of a naive implementation (Python loops over images and patches,
-one ``rot90``/``flip`` per patch) to ours, all measured in the same run.
+several repeats of a full call (draw + apply), the images per second, its speed as a fraction of
+the speed of ``clone()`` of the same bytes (timed alternately with it, so that both see the same
+load on a shared machine) and how many times faster it is than a naive implementation (Python
+loops over images and patches, one ``rot90``/``flip`` per patch), all measured in the same run.
 
-    python benchmarks/bench_generators.py [--device cpu|cuda] [--batch 256] [--size 224]
+    python benchmarks/bench_generators.py [--device cpu|cuda] [--threads 1] [--batch 256]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from functools import partial
 
 import torch
 
@@ -57,18 +59,22 @@ def naive_randomcrop(images: torch.Tensor, d: int, g: torch.Generator) -> torch.
     return out
 
 
-def median_seconds(fn, device: torch.device, repeats: int) -> float:
-    fn()                                              # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
+def seconds(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def median_seconds(fns, device: torch.device, repeats: int) -> list[float]:
+    """Median seconds of each of ``fns``, called in turn ``repeats`` times after a warm-up."""
+    for fn in fns:
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[seconds(fn, device) for fn in fns] for _ in range(repeats)]
+    return [statistics.median(column) for column in zip(*times, strict=True)]
 
 
 def main() -> None:
@@ -79,7 +85,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--d", type=int, nargs="+", default=[2, 4, 8])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--naive-repeats", type=int, default=3)
     args = parser.parse_args()
     if args.threads:
@@ -87,26 +93,28 @@ def main() -> None:
     device = torch.device(args.device)
     images = torch.randint(0, 256, (args.batch, 3, args.size, args.size), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0)).to(device)
-    copy = median_seconds(images.clone, device, args.repeats)
     print(f"batch {args.batch} x 3 x {args.size} x {args.size} uint8 on {device}, torch "
           f"{torch.__version__}, {torch.get_num_threads()} CPU threads (load average "
-          f"{os.getloadavg()[0]:.1f}); medians of "
-          f"{args.repeats} repeats ({args.naive_repeats} for the naive loops)")
-    print(f"clone(): {copy * 1e3:.1f} ms = {args.batch / copy:,.0f} images/s\n")
-    header = (f"{'generator':<14}{'D':>3}{'ms/batch':>11}{'images/s':>11}{'x clone':>9}"
-              f"{'naive ms':>11}{'naive/ours':>12}")
+          f"{os.getloadavg()[0]:.1f}); medians of {args.repeats} repeats ({args.naive_repeats} "
+          f"for the naive loops)\n")
+    header = (f"{'generator':<14}{'D':>3}{'ms/batch':>10}{'images/s':>10}{'clone ms':>10}"
+              f"{'speed/clone':>13}{'naive ms':>10}{'vs naive':>10}")
     print(header)
     print("-" * len(header))
     naive = {"patchshuffle": naive_patchshuffle, "randomcrop": naive_randomcrop}
     for cls in (PatchShuffle, RandomCrop):
         for d in args.d:
-            gen = cls(d)
-            g = torch.Generator().manual_seed(1)
-            ours = median_seconds(lambda gen=gen, g=g: gen(images, g), device, args.repeats)
-            loop = median_seconds(lambda d=d, g=g, name=cls.name: naive[name](images, d, g),
-                                  device, args.naive_repeats)
-            print(f"{cls.name:<14}{d:>3}{ours * 1e3:>11.1f}{args.batch / ours:>11,.0f}"
-                  f"{ours / copy:>9.1f}{loop * 1e3:>11.1f}{loop / ours:>12.1f}")
+            gen, g = cls(d), torch.Generator().manual_seed(1)
+            ours, copy = median_seconds([partial(gen, images, g), images.clone], device,
+                                        args.repeats)
+            loop, = median_seconds([partial(naive[cls.name], images, d, g)], device,
+                                   args.naive_repeats)
+            print(f"{cls.name:<14}{d:>3}{ours * 1e3:>10.1f}{args.batch / ours:>10,.0f}"
+                  f"{copy * 1e3:>10.1f}{copy / ours:>12.2f}x{loop * 1e3:>10.1f}"
+                  f"{loop / ours:>9.1f}x")
+    print(f"\nspeed/clone: images/s of the generator / images/s of clone() (1.00x = as fast as "
+          f"a copy); vs naive: how many times faster than the naive loop (load average now "
+          f"{os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
