@@ -224,6 +224,11 @@ def _cases():
         c[name] = lambda w, t, extra=extra, names=names: (
             ["preview", "--data", w["npz"], *CPU, *extra], names, [t / "cwd" / "p.png"])
 
+    @case("preview-out-inside-the-dataset")
+    def _(w, t):
+        return (["preview", "--data", w["folder"], *CPU, "--out", w["folder"] / "a" / "p.png"],
+                "overlaps", [w["folder"] / "a" / "p.png"])
+
     # pretrain and finetune: settings, config files, --set, weights
     def pre(extra, names, data="npz"):
         return lambda w, t: (["pretrain", "--data", w[data], *PRETRAIN, *extra(w), "--out",

@@ -44,11 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from synthcl.preview import save_preview
     from synthcl.synthetic.sets import synthesize
     from synthcl.utils.devices import resolve_device
+    from synthcl.utils.outputs import check_apart
 
     if args.rows < 1 or args.m < 1:
         raise SynthclError(f"--rows {args.rows} and --m {args.m} must both be at least 1")
     if not args.out.lower().endswith(".png"):
         raise SynthclError(f"--out {args.out}: the preview is a PNG file; name it *.png")
+    check_apart(args.out, [args.data])
     generator = generator_from_args(args)
     device = resolve_device(args.device)
     data = load_from_args(args)
