@@ -16,7 +16,7 @@ from synthcl.errors import SynthclError
 from synthcl.utils.signals import exit_status, interrupts
 
 COMMANDS = ("info", "generate", "preview", "pretrain", "finetune", "evaluate", "run", "report",
-            "demo")
+            "compare", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
