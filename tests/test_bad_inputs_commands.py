@@ -401,8 +401,6 @@ CASES = _cases()
 
 
 OPEN = {      # cases whose fix belongs to a file outside this work: reported, not hidden
-    "demo-image-size-garbage": "synthcl demo checks --image-size only inside its cells and "
-                               "leaves --out behind (commands/demo.py)",
     "evaluate-out-is-the-model": "synthcl evaluate --out MODEL.pt overwrites the model with "
                                  "the JSON result (commands/evaluate.py)",
 }
