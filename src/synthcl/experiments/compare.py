@@ -248,7 +248,7 @@ def run_compare(s: CompareSettings, log=print) -> tuple[Path, list[str], int]:
 def verdict_lines(s: CompareSettings, records: list[dict], num_classes: int) -> list[str]:
     """Balanced accuracy per method beside the majority-class and chance baselines, the
     probes, then one verdict line per method against scratch."""
-    from synthcl.experiments.report import method_label
+    from synthcl.experiments.group import method_label
     from synthcl.experiments.verdict import BY_NAME, by_seed, summary, verdict_line
 
     by_method = {m: [r for r in records if r["method"] == m] for m in methods(s)}

@@ -20,7 +20,7 @@ import numpy as np
 from synthcl.experiments import stats
 
 if TYPE_CHECKING:
-    from synthcl.experiments.report import Group
+    from synthcl.experiments.group import Group
 
 DASHED_BASELINES = 2
 BASELINE_COLORS = ("black", "gray")      # the swept methods take matplotlib's colour cycle
@@ -40,7 +40,7 @@ def _pyplot():
 
 def plot_sweep(group: Group, name: str, path: Path) -> bool:
     """Accuracy against the swept value; False (nothing written) when there is nothing to draw."""
-    from synthcl.experiments.report import method_label
+    from synthcl.experiments.group import method_label
     from synthcl.utils.atomic import atomic_path
 
     values = (group.layout.get("sweeps") or {}).get(name, [])
@@ -98,7 +98,7 @@ def plot_sweep(group: Group, name: str, path: Path) -> bool:
 
 def plot_optimal_d(points: list[dict[str, Any]], path: Path) -> bool:
     """The best D of each dataset / N / method against the image side (sqrt(W x H) pixels)."""
-    from synthcl.experiments.report import method_label
+    from synthcl.experiments.group import method_label
     from synthcl.utils.atomic import atomic_path
 
     points = [p for p in points if p["image_hw"]]

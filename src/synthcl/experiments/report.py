@@ -19,142 +19,31 @@ For each (spec, scale) in the database (merged with ``cells/*.json``):
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from synthcl.experiments import paper_numbers, stats
+from synthcl.experiments.group import (
+    REFERENCE,
+    Entry,
+    Footnotes,
+    Group,
+    accuracy,
+    col_label,
+    fmt,
+    group_records,
+    method_label,
+    method_order,
+    method_sweeps,
+    sweep_label,
+)
 from synthcl.experiments.store import load_records
+from synthcl.experiments.sweeps import optimal_d, optimal_d_table, sweep_name, sweep_tables
 from synthcl.experiments.verdict import markdown_table as _table
 from synthcl.experiments.verdict import measure_tables
 from synthcl.utils.atomic import write_text
-
-BASE_LABELS = {"cl-all": "CL (w/ all)", "scratch": "Scratch", "imagenet": "SL (IN1k)",
-               "cl-real": "CL", "universal": "CL (dead leaves)"}
-GEN_ABBR = {"gpnn": "GP", "patchshuffle": "PS", "randomcrop": "RC"}
-REFERENCE = "cl-all"   # the paper's reference row, excluded from "best"
-
-
-def method_label(method: str) -> str:
-    if method in BASE_LABELS:
-        return BASE_LABELS[method]
-    if method in paper_numbers.PAPER_ROW_LABELS:
-        return paper_numbers.PAPER_ROW_LABELS[method]
-    kind, _, generator = method.partition(":")
-    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
-    short = "+".join(GEN_ABBR.get(p, p) for p in parts)
-    return f"Ours ({short})" if kind == "ours" else f"CL (f_CL+f_S {short})"
-
-
-def accuracy(record: dict) -> float:
-    return 100.0 * float(record["metrics"]["accuracy"])
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
-@dataclass
-class Entry:
-    """The records of one table cell (one method, column and swept value) over seeds."""
-
-    records: list[dict] = field(default_factory=list)
-
-    @property
-    def done(self) -> dict[int, dict]:
-        return {r["seed"]: r for r in self.records if r["status"] == "done"}
-
-    @property
-    def accs(self) -> dict[int, float]:
-        return {s: accuracy(r) for s, r in self.done.items()}
-
-    @property
-    def mean(self) -> float | None:
-        values = list(self.accs.values())
-        return stats.mean(values) if values else None
-
-    @property
-    def reasons(self) -> list[str]:
-        return sorted({f"{r['status'].replace('_', ' ')}: {r['reason']}" for r in self.records
-                       if r["status"] != "done"})
-
-
-class Footnotes:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def mark(self, reason: str) -> str:
-        if reason not in self.items:
-            self.items.append(reason)
-        return f"[{self.items.index(reason) + 1}]"
-
-    def render(self) -> list[str]:
-        return [f"[{i}] {text}  " for i, text in enumerate(self.items, 1)]
-
-
-class Group:
-    """The records of one spec at one scale, indexed for the tables."""
-
-    def __init__(self, spec: str, scale: str, records: list[dict]):
-        self.spec, self.scale, self.records = spec, scale, records
-        self.layout = records[-1]["layout"] or {}
-        self.kind = self.layout.get("kind", records[-1]["kind"])
-        self.seeds = self.layout.get("seeds") or sorted({r["seed"] for r in records})
-        self.methods = self.layout.get("methods") or sorted({r["method"] for r in records})
-        self.columns = [(d["name"], n, d.get("paper")) for d in self.layout.get("datasets", [])
-                        for n in d["ns"]]
-        if not self.columns:
-            self.columns = sorted({(r["dataset"], r["n"], r["paper_dataset"]) for r in records})
-        self.entries: dict[tuple, Entry] = defaultdict(Entry)
-        for r in records:
-            self.entries[(r["method"], r["dataset"], r["n"], _sweep_key(r["sweep"]))].records \
-                .append(r)
-
-    def entry(self, method: str, dataset: str, n: int, sweep: dict | None = None) -> Entry:
-        return self.entries.get((method, dataset, n, _sweep_key(sweep or {})), Entry())
-
-    def cell_text(self, entry: Entry, notes: Footnotes, bold: bool = False) -> str:
-        accs = list(entry.accs.values())
-        if not accs:
-            if not entry.reasons:
-                return "—"
-            return entry.reasons[0].split(":")[0] + " " + " ".join(
-                notes.mark(r) for r in entry.reasons)
-        s = stats.std(accs)
-        text = f"{stats.mean(accs):.1f}" + (f" ± {s:.1f}" if s is not None else "")
-        if bold:
-            text = f"**{text}**"
-        if len(accs) < len(self.seeds):
-            text += f" ({len(accs)}/{len(self.seeds)} seeds)"
-        for reason in entry.reasons:
-            text += " " + notes.mark(reason)
-        return text
-
-
-def _sweep_key(sweep: dict) -> str:
-    return json.dumps(sweep or {}, sort_keys=True)
-
-
-def _sweep_label(sweep: dict) -> str:
-    return "".join(f", {k.upper()}={v}" for k, v in sweep.items())
-
-
-def _method_sweeps(group: Group) -> list[tuple[str, str, str]]:
-    """(row label, method, sweep key) for every method and swept value holding records, methods
-    in the spec's order and swept values ascending."""
-    keys = {(method, key) for method, _, _, key in group.entries}
-    ordered = sorted(keys, key=lambda mk: (_order(group, mk[0]),
-                                           tuple(json.loads(mk[1]).values())))
-    return [(method_label(m) + _sweep_label(json.loads(k)), m, k) for m, k in ordered]
-
-
-def _col_label(dataset: str, n: int) -> str:
-    return f"{dataset} N{n}"
-
 
 # ---------------------------------------------------------------- main tables (Tables 2-4)
 
@@ -199,7 +88,7 @@ def main_table(group: Group, notes: Footnotes) -> list[str]:
     with_paper = _paper_columns(group)
     header = ["Method"]
     for column in group.columns:
-        header.append(_col_label(column[0], column[1]))
+        header.append(col_label(column[0], column[1]))
         if column in with_paper:
             header.append("paper")
     if average:
@@ -214,17 +103,17 @@ def main_table(group: Group, notes: Footnotes) -> list[str]:
             row.append(group.cell_text(entry, notes, method in bold[column]))
             means.append(entry.mean)
             if column in with_paper:
-                row.append(_fmt(paper_numbers.paper_value(group.kind, method, column[2],
+                row.append(fmt(paper_numbers.paper_value(group.kind, method, column[2],
                                                           column[1])))
         if average:
-            row.append(_fmt(stats.mean(means)) if None not in means else "—")
+            row.append(fmt(stats.mean(means)) if None not in means else "—")
         rows.append(row)
     for ref in paper_numbers.paper_only_rows(group.kind) if with_paper else []:
         row = [f"*{method_label(ref)} (paper only)*"]
         for column in group.columns:
             row.append("")
             if column in with_paper:
-                row.append(_fmt(paper_numbers.paper_value(group.kind, ref, column[2],
+                row.append(fmt(paper_numbers.paper_value(group.kind, ref, column[2],
                                                           column[1])))
         rows.append(row + ([""] if average else []))
     return _table(header, rows)
@@ -254,7 +143,7 @@ def balanced_table(group: Group) -> list[str]:
         majority.append(f"{100 * max(values) / sum(values):.1f}" if values else "—")
     if not rows:
         return []
-    return _table(["Method"] + [_col_label(d, n) for d, n, _ in group.columns],
+    return _table(["Method"] + [col_label(d, n) for d, n, _ in group.columns],
                   rows + [["*test majority class share*"] + majority])
 
 
@@ -269,7 +158,7 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
         swept = [sweep for sweep in sweep_values or [] if any(
             group.entry(method, d, n, sweep).records for d, n, _ in group.columns)]
         for sweep in swept or [{}]:           # methods the sweep leaves alone have no value
-            row = [method_label(method) + _sweep_label(sweep)]
+            row = [method_label(method) + sweep_label(sweep)]
             for dataset, n, _ in group.columns:
                 base = group.entry("scratch", dataset, n).accs
                 accs = group.entry(method, dataset, n, sweep).accs
@@ -285,7 +174,7 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
                 rows.append(row)
     if not rows:
         return []
-    header = ["Method − Scratch"] + [_col_label(d, n) for d, n, _ in group.columns]
+    header = ["Method − Scratch"] + [col_label(d, n) for d, n, _ in group.columns]
     return _table(header, rows)
 
 
@@ -293,7 +182,7 @@ def per_seed_tables(group: Group) -> list[str]:
     lines = []
     for dataset, n, _ in group.columns:
         rows = []
-        for label, method, sweep_key in _method_sweeps(group):
+        for label, method, sweep_key in method_sweeps(group):
             entry = group.entries.get((method, dataset, n, sweep_key), Entry())
             if not entry.done:
                 continue
@@ -312,20 +201,16 @@ def per_seed_tables(group: Group) -> list[str]:
                 cells.append(text)
             rows.append([label] + cells)
         if rows:
-            lines += [f"**{_col_label(dataset, n)}** (validation half: {n // 2} images, so "
+            lines += [f"**{col_label(dataset, n)}** (validation half: {n // 2} images, so "
                       f"validation accuracy moves in steps of {200 / n:.1f} points)", ""]
             lines += _table(["Method"] + [f"seed {s}" for s in group.seeds], rows) + [""]
     return lines
 
 
-def _order(group: Group, method: str) -> int:
-    return group.methods.index(method) if method in group.methods else len(group.methods)
-
-
 def monitor_table(group: Group) -> list[str]:
     """kNN probe accuracy of the pre-trained features against random-init ones, mean over seeds."""
     rows = []
-    for label, method, key in _method_sweeps(group):
+    for label, method, key in method_sweeps(group):
         row, seen = [label], False
         for dataset, n, _ in group.columns:
             pairs = [((r["pretrain"] or {}).get("monitor") or {})
@@ -343,7 +228,7 @@ def monitor_table(group: Group) -> list[str]:
     if not rows:
         return []
     return _table(["Method (kNN: pre-trained vs random init)"]
-                  + [_col_label(d, n) for d, n, _ in group.columns], rows)
+                  + [col_label(d, n) for d, n, _ in group.columns], rows)
 
 
 def pretraining_sizes(group: Group) -> list[str]:
@@ -353,8 +238,8 @@ def pretraining_sizes(group: Group) -> list[str]:
         sizing = (r.get("pretrain") or {}).get("sizing")
         if r["status"] == "done" and sizing:
             rule = ((r.get("configs") or {}).get("pretrain") or {}).get("sizing", "fair")
-            rows.setdefault((_order(group, r["method"]), r["dataset"], r["n"]), [
-                method_label(r["method"]), _col_label(r["dataset"], r["n"]), rule,
+            rows.setdefault((method_order(group, r["method"]), r["dataset"], r["n"]), [
+                method_label(r["method"]), col_label(r["dataset"], r["n"]), rule,
                 str(sizing["batch_size"]), str(sizing["queue_size"]), str(sizing["steps"]),
                 sizing.get("note") or "as asked"])
     if not rows:
@@ -366,7 +251,7 @@ def pretraining_sizes(group: Group) -> list[str]:
 
 def wall_table(group: Group) -> list[str]:
     rows = []
-    for label, method, key in _method_sweeps(group):
+    for label, method, key in method_sweeps(group):
         row, seen = [label], False
         for dataset, n, _ in group.columns:
             done = _done(group, method, dataset, n, key)
@@ -385,7 +270,7 @@ def wall_table(group: Group) -> list[str]:
     if not rows:
         return []
     return _table(["Method (pre-training + fine-tuning per cell)"]
-                  + [_col_label(d, n) for d, n, _ in group.columns], rows)
+                  + [col_label(d, n) for d, n, _ in group.columns], rows)
 
 
 def _done(group: Group, method: str, dataset: str, n: int, sweep_key: str) -> list[dict]:
@@ -394,64 +279,6 @@ def _done(group: Group, method: str, dataset: str, n: int, sweep_key: str) -> li
 
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
-
-
-# ---------------------------------------------------------------- sweeps (Figs. 6-8)
-
-
-def sweep_name(group: Group) -> str | None:
-    sweeps = group.layout.get("sweeps") or {}
-    return next(iter(sweeps), None)
-
-
-def sweep_tables(group: Group, notes: Footnotes) -> list[str]:
-    name = sweep_name(group)
-    values = (group.layout.get("sweeps") or {}).get(name, [])
-    lines = []
-    for dataset, n, _ in group.columns:
-        rows = []
-        for method in group.methods:
-            swept = [group.entry(method, dataset, n, {name: v}) for v in values]
-            if any(e.records for e in swept):
-                rows.append([method_label(method)] + [group.cell_text(e, notes) for e in swept]
-                            + [""])
-            else:
-                rows.append([method_label(method)] + [""] * len(values)
-                            + [group.cell_text(group.entry(method, dataset, n), notes)])
-        lines += [f"**{_col_label(dataset, n)}**", ""]
-        lines += _table(["Method"] + [f"{name.upper()}={v}" for v in values] + ["no sweep"],
-                        rows) + [""]
-    return lines
-
-
-def optimal_d(group: Group) -> list[dict[str, Any]]:
-    """Per dataset, N and swept method: the D with the best mean accuracy, and the image size."""
-    points = []
-    values = (group.layout.get("sweeps") or {}).get("d", [])
-    for dataset, n, _ in group.columns:
-        for method in group.methods:
-            means = {d: group.entry(method, dataset, n, {"d": d}).mean for d in values}
-            means = {d: v for d, v in means.items() if v is not None}
-            if not means:
-                continue
-            best = max(means, key=lambda d: means[d])
-            shapes = [r["metrics"].get("dataset", {}).get("image_shape") for r in group.records
-                      if r["dataset"] == dataset and r["status"] == "done"]
-            shape = next((s for s in shapes if s), None)
-            points.append({"dataset": dataset, "n": n, "method": method, "d": best,
-                           "accuracy": means[best], "means": means,
-                           "image_hw": tuple(shape[:2]) if shape else None})
-    return points
-
-
-def optimal_d_table(points: list[dict[str, Any]]) -> list[str]:
-    rows = [[_col_label(p["dataset"], p["n"]), method_label(p["method"]),
-             f"{p['image_hw'][1]}x{p['image_hw'][0]}" if p["image_hw"] else "?", str(p["d"]),
-             f"{p['accuracy']:.1f}",
-             ", ".join(f"D={d}: {v:.1f}" for d, v in sorted(p["means"].items()))]
-            for p in points]
-    return _table(["Dataset", "Method", "image W x H", "optimal D", "accuracy",
-                   "mean accuracy by D"], rows) if rows else []
 
 
 # ---------------------------------------------------------------- the document
@@ -559,13 +386,6 @@ def _bold_rule(group: Group) -> str:
         text += (" 'paper' = the paper's number for the same dataset and N (ResNet-50, 400 "
                  "pre-training epochs, its own seeds): compare orderings, not digits.")
     return text
-
-
-def group_records(records: list[dict]) -> list[Group]:
-    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in records:
-        by_key[(r["spec"], r["scale"])].append(r)
-    return [Group(spec, scale, rs) for (spec, scale), rs in sorted(by_key.items())]
 
 
 def build_report(records: list[dict], out_dir: str | os.PathLike, source: str,

@@ -1,0 +1,143 @@
+"""The records of one spec at one scale, indexed for tables and plots, and how methods and
+columns are labelled (shared by :mod:`report`, :mod:`sweeps` and :mod:`plots`)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from synthcl.experiments import paper_numbers, stats
+
+BASE_LABELS = {"cl-all": "CL (w/ all)", "scratch": "Scratch", "imagenet": "SL (IN1k)",
+               "cl-real": "CL", "universal": "CL (dead leaves)"}
+GEN_ABBR = {"gpnn": "GP", "patchshuffle": "PS", "randomcrop": "RC"}
+REFERENCE = "cl-all"   # the paper's reference row, excluded from "best"
+
+
+def method_label(method: str) -> str:
+    if method in BASE_LABELS:
+        return BASE_LABELS[method]
+    if method in paper_numbers.PAPER_ROW_LABELS:
+        return paper_numbers.PAPER_ROW_LABELS[method]
+    kind, _, generator = method.partition(":")
+    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
+    short = "+".join(GEN_ABBR.get(p, p) for p in parts)
+    return f"Ours ({short})" if kind == "ours" else f"CL (f_CL+f_S {short})"
+
+
+def accuracy(record: dict) -> float:
+    return 100.0 * float(record["metrics"]["accuracy"])
+
+
+def fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+@dataclass
+class Entry:
+    """The records of one table cell (one method, column and swept value) over seeds."""
+
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def done(self) -> dict[int, dict]:
+        return {r["seed"]: r for r in self.records if r["status"] == "done"}
+
+    @property
+    def accs(self) -> dict[int, float]:
+        return {s: accuracy(r) for s, r in self.done.items()}
+
+    @property
+    def mean(self) -> float | None:
+        values = list(self.accs.values())
+        return stats.mean(values) if values else None
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted({f"{r['status'].replace('_', ' ')}: {r['reason']}" for r in self.records
+                       if r["status"] != "done"})
+
+
+class Footnotes:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def mark(self, reason: str) -> str:
+        if reason not in self.items:
+            self.items.append(reason)
+        return f"[{self.items.index(reason) + 1}]"
+
+    def render(self) -> list[str]:
+        return [f"[{i}] {text}  " for i, text in enumerate(self.items, 1)]
+
+
+class Group:
+    """The records of one spec at one scale, indexed for the tables."""
+
+    def __init__(self, spec: str, scale: str, records: list[dict]):
+        self.spec, self.scale, self.records = spec, scale, records
+        self.layout = records[-1]["layout"] or {}
+        self.kind = self.layout.get("kind", records[-1]["kind"])
+        self.seeds = self.layout.get("seeds") or sorted({r["seed"] for r in records})
+        self.methods = self.layout.get("methods") or sorted({r["method"] for r in records})
+        self.columns = [(d["name"], n, d.get("paper")) for d in self.layout.get("datasets", [])
+                        for n in d["ns"]]
+        if not self.columns:
+            self.columns = sorted({(r["dataset"], r["n"], r["paper_dataset"]) for r in records})
+        self.entries: dict[tuple, Entry] = defaultdict(Entry)
+        for r in records:
+            self.entries[(r["method"], r["dataset"], r["n"], sweep_key(r["sweep"]))].records \
+                .append(r)
+
+    def entry(self, method: str, dataset: str, n: int, sweep: dict | None = None) -> Entry:
+        return self.entries.get((method, dataset, n, sweep_key(sweep or {})), Entry())
+
+    def cell_text(self, entry: Entry, notes: Footnotes, bold: bool = False) -> str:
+        accs = list(entry.accs.values())
+        if not accs:
+            if not entry.reasons:
+                return "—"
+            return entry.reasons[0].split(":")[0] + " " + " ".join(
+                notes.mark(r) for r in entry.reasons)
+        s = stats.std(accs)
+        text = f"{stats.mean(accs):.1f}" + (f" ± {s:.1f}" if s is not None else "")
+        if bold:
+            text = f"**{text}**"
+        if len(accs) < len(self.seeds):
+            text += f" ({len(accs)}/{len(self.seeds)} seeds)"
+        for reason in entry.reasons:
+            text += " " + notes.mark(reason)
+        return text
+
+
+def sweep_key(sweep: dict) -> str:
+    return json.dumps(sweep or {}, sort_keys=True)
+
+
+def sweep_label(sweep: dict) -> str:
+    return "".join(f", {k.upper()}={v}" for k, v in sweep.items())
+
+
+def method_sweeps(group: Group) -> list[tuple[str, str, str]]:
+    """(row label, method, sweep key) for every method and swept value holding records, methods
+    in the spec's order and swept values ascending."""
+    keys = {(method, key) for method, _, _, key in group.entries}
+    ordered = sorted(keys, key=lambda mk: (method_order(group, mk[0]),
+                                           tuple(json.loads(mk[1]).values())))
+    return [(method_label(m) + sweep_label(json.loads(k)), m, k) for m, k in ordered]
+
+
+def col_label(dataset: str, n: int) -> str:
+    return f"{dataset} N{n}"
+
+
+def method_order(group: Group, method: str) -> int:
+    return group.methods.index(method) if method in group.methods else len(group.methods)
+
+
+def group_records(records: list[dict]) -> list[Group]:
+    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        by_key[(r["spec"], r["scale"])].append(r)
+    return [Group(spec, scale, rs) for (spec, scale), rs in sorted(by_key.items())]
