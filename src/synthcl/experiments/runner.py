@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
@@ -277,7 +278,7 @@ def _run_parallel(todo: list[Cell], executor: Executor, workers: int,
     busy_keys: set[str] = set()      # pre-trainings possibly being computed right now
     ready_keys: set[str] = set()     # pre-trainings finished in this run
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(slots, threads, os.getpid())) as pool:
+                             initargs=(slots, threads, os.getpid())) as pool, _stopping(pool):
         while pending or running:
             while len(running) < workers:
                 cell = next((c for c in pending if c.pretrain_key is None
@@ -306,6 +307,22 @@ def _run_parallel(todo: list[Cell], executor: Executor, workers: int,
                 finish(record)
 
 
+@contextlib.contextmanager
+def _stopping(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """On an interrupt or error, stop the workers' cells now instead of waiting for them."""
+    try:
+        yield
+    except BaseException:
+        for process in list(pool._processes.values()):
+            process.terminate()              # SIGTERM: the worker's finally blocks still run
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 _WORKER_DEVICE: str | None = None
 
 
@@ -316,6 +333,8 @@ def _init_worker(slots, threads: int, parent_pid: int) -> None:
     _WORKER_DEVICE = slots.get()
     torch.set_num_threads(threads)
     os.environ["SYNTHCL_PROGRESS"] = "0"     # one bar (the parent's), not one per worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)         # the parent stops the workers
+    signal.signal(signal.SIGTERM, _exit_cleanly)
 
     def watch_parent() -> None:              # a killed parent must not leave workers behind
         while os.getppid() == parent_pid:
