@@ -79,20 +79,15 @@ def tile_rows(images: torch.Tensor, tiles: Tiles, kept: torch.Tensor | None = No
     batch, c, h, w = images.shape
     if batch == 0:
         return
-    n, plane, ph, pw = chunk_size(images), h * w, tiles.ph, tiles.pw
+    n, plane, ph, pw, cols = chunk_size(images), h * w, tiles.ph, tiles.pw, tiles.cols
     staged, sources, bounds, first, step = _plan(images, tiles, n)
-    rows = torch.arange(ph, device=images.device).view(1, 1, ph, 1)
-    starts = torch.addcmul(first.view(batch, -1, 1, tiles.cols),
-                           step.view(batch, -1, 1, tiles.cols), rows).view(batch, -1, tiles.cols)
-    if kept is not None:
-        starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, tiles.cols))
     length = staged.shape[1]
-    channels = torch.arange(c, dtype=starts.dtype, device=images.device) * length
-    index = starts.unsqueeze(1) + channels.view(1, c, 1, 1)       # (B, C, R, cols)
-    scratch = images.new_empty((n, *index.shape[1:-1], tiles.cols * pw)) if out is None else None
+    rows = torch.arange(ph, dtype=first.dtype, device=images.device).view(1, 1, ph, 1)
+    channels = (torch.arange(c, dtype=first.dtype, device=images.device) * length).view(c, 1, 1)
     runs = windows(staged.view(-1), (pw,), (1,))
     sources_end = staged.view(-1)[:(c - 1) * length + 2 * n * plane]    # not into its own target
     transposed = windows(sources_end, (c, ph, pw), (length, 1, w))
+    scratch = None
     for start, (low, high) in zip(range(0, batch, n), bounds, strict=True):
         part = slice(start, min(start + n, batch))
         planes = images[part].reshape(-1, c, plane).transpose(0, 1)
@@ -103,8 +98,19 @@ def tile_rows(images: torch.Tensor, tiles: Tiles, kept: torch.Tensor | None = No
             target = staged[:, 2 * n * plane:2 * n * plane + (high - low) * ph * pw]
             torch.index_select(transposed, 0, sources[low:high],
                                out=target.view(c, high - low, ph, pw).transpose(0, 1))
-        filled = out[part] if out is not None else scratch[:m]
-        torch.index_select(runs, 0, index[part].view(-1), out=filled.view(-1, pw))
+        shape = (m, -1, 1, cols)                        # (image, tile row, pixel row, column)
+        starts = torch.addcmul(first[part].view(shape), step[part].view(shape), rows)
+        starts = starts.view(m, -1, cols)
+        if kept is not None:
+            starts = starts.gather(1, kept[part].unsqueeze(-1).expand(-1, -1, cols))
+        index = starts.unsqueeze(1) + channels                    # (m, C, R, cols)
+        if out is not None:
+            filled = out[part]
+        else:
+            scratch = images.new_empty((n, *index.shape[1:3], cols * pw)) if scratch is None \
+                else scratch
+            filled = scratch[:m]
+        torch.index_select(runs, 0, index.view(-1), out=filled.view(-1, pw))
         yield part, filled
 
 
