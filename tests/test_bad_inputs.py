@@ -168,9 +168,9 @@ TINY = {
     "pretrain": lambda out: ["--mode", "cl-real", "--n", "4", "--width", "4", "--steps", "1",
                              "--batch-size", "2", "--device", "cpu", "--out", out,
                              "--set", "queue_size=4"],
-    "finetune": lambda out: ["--n", "4", "--epochs", "1", "--no-grid", "--lr", "0.01",
-                             "--batch-size", "2", "--width", "4", "--device", "cpu", "--out",
-                             out],
+    "finetune": lambda out: ["--n", "4", "--epochs", "1", "--no-grid", "--no-probes", "--lr",
+                             "0.01", "--batch-size", "2", "--width", "4", "--device", "cpu",
+                             "--out", out],
 }
 
 

@@ -30,8 +30,8 @@ from synthcl.config import config_from_args
 from test_bad_inputs import BAD_DATA, _bad_data
 
 CPU = ["--device", "cpu"]
-FINETUNE = ["--n", "4", "--epochs", "1", "--no-grid", "--lr", "0.01", "--batch-size", "2",
-            "--width", "4", *CPU]
+FINETUNE = ["--n", "4", "--epochs", "1", "--no-grid", "--no-probes", "--lr", "0.01",
+            "--batch-size", "2", "--width", "4", *CPU]
 PRETRAIN = ["--mode", "cl-real", "--n", "4", "--width", "4", "--steps", "1", "--batch-size", "2",
             *CPU, "--set", "queue_size=4"]
 GENERATE = ["--n", "4", "--m", "1", *CPU]
@@ -70,8 +70,8 @@ def world(tmp_path_factory):
                           models / "npz"]) == 0
     w["model"] = models / "npz" / "seed0" / "model.pt"
     assert run_cli_plain(["finetune", "--data", wafer, "--allow-pickle", "--image-size", "8",
-                          "--n", "18", "--epochs", "1", "--no-grid", "--lr", "0.01",
-                          "--batch-size", "2", "--width", "4", *CPU, "--out",
+                          "--n", "18", "--epochs", "1", "--no-grid", "--no-probes", "--lr",
+                          "0.01", "--batch-size", "2", "--width", "4", *CPU, "--out",
                           models / "wafer"]) == 0
     w["wafer_model"] = models / "wafer" / "seed0" / "model.pt"
     (root / "bad").mkdir()

@@ -182,8 +182,8 @@ def test_finetune_signalled_removes_the_output_it_created(signum, tmp_path, env)
     data = npz(tmp_path / "d.npz", size=16)
     out = tmp_path / "ft"
     proc = start(["finetune", "--data", data, "--n", "4", "--epochs", "500", "--no-grid",
-                  "--lr", "0.01", "--batch-size", "2", "--width", "4", "--device", "cpu",
-                  "--out", out], env, tmp_path)
+                  "--no-probes", "--lr", "0.01", "--batch-size", "2", "--width", "4", "--device",
+                  "cpu", "--out", out], env, tmp_path)
     assert wait_until(out.exists, proc)
     time.sleep(random.uniform(0.0, 0.5))
     rc, err = signal_and_wait(proc, signum)
