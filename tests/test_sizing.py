@@ -13,8 +13,8 @@ from synthcl.data import ImageData, Split
 from synthcl.errors import SynthclError
 from synthcl.pretraining import PretrainConfig, pretrain
 from synthcl.pretraining.moco import MoCo
+from synthcl.pretraining.schedule import EpochSampler
 from synthcl.pretraining.sizing import fit_to_instances
-from synthcl.pretraining.trainer import EpochSampler
 
 
 def config(**kw) -> PretrainConfig:
