@@ -7,8 +7,8 @@ of either, taken in forward or reversed row order. A staging buffer holds the im
 rotated by 180 deg (one flip of each plane) and the transposed windows (one strided copy each);
 a single ``index_select`` over the view of all its runs of ``pw`` bytes then copies every output
 row with one ``memcpy``. No Python loop over patches and no per-pixel indices: the index has one
-entry per row of a tile. On the CPU, images go through in chunks of a few MiB so that the buffer
-stays in the caches and its memory is reused.
+entry per row of a tile. On the CPU, images go through in chunks of about 2 MiB, so that the
+buffer stays in the caches and its memory is reused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from synthcl.errors import SynthclError
 from synthcl.generators.rigid import row_source
 
-CHUNK_BYTES = 4 << 20     # source bytes staged at once on the CPU
+CHUNK_BYTES = 2 << 20     # source bytes staged at once on the CPU (fastest of 0.5-8 MiB)
 
 
 def check_divisions(d: object, name: str) -> int:
@@ -56,9 +56,10 @@ class Tiles:
 
 def chunk_size(images: torch.Tensor) -> int:
     """How many images to stage at once: about CHUNK_BYTES on the CPU, all of them elsewhere."""
+    batch = images.shape[0]
     if images.device.type != "cpu":
-        return max(1, images.shape[0])
-    return max(1, CHUNK_BYTES // max(1, math.prod(images.shape[1:])))
+        return max(1, batch)
+    return max(1, min(batch, CHUNK_BYTES // max(1, math.prod(images.shape[1:]))))
 
 
 def windows(flat: torch.Tensor, shape: tuple[int, ...], strides: tuple[int, ...]) -> torch.Tensor:
@@ -76,70 +77,80 @@ def tile_rows(images: torch.Tensor, tiles: Tiles, kept: torch.Tensor | None = No
     (the chunk's images, its rows (n, C, R, cols*pw)): a slice of ``out`` (B, C, R, cols*pw),
     contiguous, when given, else a scratch tensor that the next chunk overwrites.
     """
-    batch, c, h, w = images.shape
+    batch, c = images.shape[:2]
     if batch == 0:
         return
-    n, plane, ph, pw, cols = chunk_size(images), h * w, tiles.ph, tiles.pw, tiles.cols
-    staged, sources, bounds, first, step = _plan(images, tiles, n)
-    length = staged.shape[1]
-    rows = torch.arange(ph, dtype=first.dtype, device=images.device).view(1, 1, ph, 1)
-    channels = (torch.arange(c, dtype=first.dtype, device=images.device) * length).view(c, 1, 1)
-    runs = windows(staged.view(-1), (pw,), (1,))
-    sources_end = staged.view(-1)[:(c - 1) * length + 2 * n * plane]    # not into its own target
-    transposed = windows(sources_end, (c, ph, pw), (length, 1, w))
-    scratch = None
-    for start, (low, high) in zip(range(0, batch, n), bounds, strict=True):
+    n = chunk_size(images)
+    stage = _Stage(images, tiles, n)
+    scratch = out is None
+    if scratch:
+        height = tiles.codes.shape[1] // tiles.cols * tiles.ph if kept is None else kept.shape[1]
+        out = images.new_empty((n, c, height, tiles.cols * tiles.pw))
+    for start, (low, high) in zip(range(0, batch, n), stage.bounds, strict=True):
         part = slice(start, min(start + n, batch))
-        planes = images[part].reshape(-1, c, plane).transpose(0, 1)
-        m = planes.shape[1]
-        staged[:, :m * plane].view(c, m, plane).copy_(planes)
-        staged[:, n * plane:(n + m) * plane].view(c, m, plane).copy_(planes.flip(2))
-        if high > low:
-            target = staged[:, 2 * n * plane:2 * n * plane + (high - low) * ph * pw]
-            torch.index_select(transposed, 0, sources[low:high],
-                               out=target.view(c, high - low, ph, pw).transpose(0, 1))
-        shape = (m, -1, 1, cols)                        # (image, tile row, pixel row, column)
-        starts = torch.addcmul(first[part].view(shape), step[part].view(shape), rows)
-        starts = starts.view(m, -1, cols)
-        if kept is not None:
-            starts = starts.gather(1, kept[part].unsqueeze(-1).expand(-1, -1, cols))
-        index = starts.unsqueeze(1) + channels                    # (m, C, R, cols)
-        if out is not None:
-            filled = out[part]
-        else:
-            scratch = images.new_empty((n, *index.shape[1:3], cols * pw)) if scratch is None \
-                else scratch
-            filled = scratch[:m]
-        torch.index_select(runs, 0, index.view(-1), out=filled.view(-1, pw))
-        yield part, filled
+        stage.fill(images[part], low, high)
+        rows = out[:part.stop - start] if scratch else out[part]
+        stage.copy_rows(part, None if kept is None else kept[part], rows)
+        yield part, rows
 
 
-def _plan(images: torch.Tensor, tiles: Tiles, n: int
-          ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]], torch.Tensor, torch.Tensor]:
+class _Stage:
     """The staging buffer (C, L) of a chunk of n images and where each tile's rows are in it.
 
     Channel c of the buffer holds channel c of [the chunk's images | the same rotated by 180
-    deg | its transposed windows]. Returns the buffer; the offsets of the transposed windows in
-    the first two parts (1-D, chunk after chunk) and each chunk's [low, high) range of them; and
-    per tile (B, K) the offset of the first row of the tile in channel 0 and the offset step from
-    one of its rows to the next (negative when the rows are read in reverse).
+    deg | its transposed windows]. ``sources`` are the offsets in the first two parts of the
+    transposed windows, chunk after chunk, ``bounds`` each chunk's [low, high) range of them;
+    ``first`` (B, K) is the offset of the first row of each tile's output in channel 0 and
+    ``step`` (B, K) the offset from one of its rows to the next (negative: rows in reverse).
     """
-    batch, c, h, w = images.shape
-    ph, pw, plane = tiles.ph, tiles.pw, h * w
-    transposed, rotated, reversed_ = row_source(tiles.codes)
-    image = (torch.arange(batch, device=images.device) % n).unsqueeze(1) * plane
-    origin = torch.where(rotated, n * plane + image + (h - ph - tiles.y) * w + w - pw - tiles.x,
-                         image + tiles.y * w + tiles.x)
-    chunk = torch.arange(batch, device=images.device) // n
-    counts = torch.zeros(int(chunk[-1]) + 1, dtype=torch.long, device=images.device)
-    counts.index_add_(0, chunk, transposed.sum(1))
-    ends = counts.cumsum(0)
-    rank = transposed.view(-1).cumsum(0).view_as(transposed) - 1 - (ends - counts)[chunk, None]
-    sources = origin[transposed]
-    origin = torch.where(transposed, 2 * n * plane + rank * (ph * pw), origin)
-    staged = images.new_empty((c, 2 * n * plane + int(counts.max()) * ph * pw))
-    dtype = torch.int32 if staged.numel() < 2 ** 31 else torch.int64
-    row = torch.where(transposed, pw, w)
-    first = torch.where(reversed_, origin + (ph - 1) * row, origin).to(dtype)
-    bounds = torch.stack([ends - counts, ends], 1).tolist()
-    return staged, sources, bounds, first, torch.where(reversed_, -row, row).to(dtype)
+
+    def __init__(self, images: torch.Tensor, tiles: Tiles, n: int) -> None:
+        batch, c, h, w = images.shape
+        ph, pw, plane, device = tiles.ph, tiles.pw, h * w, images.device
+        transposed, rotated, reversed_ = row_source(tiles.codes)
+        image = (torch.arange(batch, device=device) % n).unsqueeze(1) * plane
+        origin = torch.where(rotated, n * plane + image + (h - ph - tiles.y) * w + w - pw - tiles.x,
+                             image + tiles.y * w + tiles.x)
+        chunk = torch.arange(batch, device=device) // n
+        counts = torch.zeros(int(chunk[-1]) + 1, dtype=torch.long, device=device)
+        counts.index_add_(0, chunk, transposed.sum(1))
+        ends = counts.cumsum(0)
+        rank = transposed.view(-1).cumsum(0).view_as(transposed) - 1 - (ends - counts)[chunk, None]
+        self.sources = origin[transposed]
+        self.bounds = torch.stack([ends - counts, ends], 1).tolist()
+        origin = torch.where(transposed, 2 * n * plane + rank * (ph * pw), origin)
+        self.buffer = images.new_empty((c, 2 * n * plane + int(counts.max()) * ph * pw))
+        dtype = torch.int32 if self.buffer.numel() < 2 ** 31 else torch.int64
+        row = torch.where(transposed, pw, w)
+        self.first = torch.where(reversed_, origin + (ph - 1) * row, origin).to(dtype)
+        self.step = torch.where(reversed_, -row, row).to(dtype)
+        self.tiles, self.n, self.shape = tiles, n, (c, h, w)
+
+    def fill(self, images: torch.Tensor, low: int, high: int) -> None:
+        """Stage a chunk of images: copy them, rotate them, copy its transposed windows."""
+        c, h, w = self.shape
+        n, plane, ph, pw = self.n, h * w, self.tiles.ph, self.tiles.pw
+        planes = images.reshape(-1, c, plane).transpose(0, 1)
+        m, length = planes.shape[1], self.buffer.shape[1]
+        self.buffer[:, :m * plane].view(c, m, plane).copy_(planes)
+        self.buffer[:, n * plane:(n + m) * plane].view(c, m, plane).copy_(planes.flip(2))
+        if high > low:          # the view of sources ends before the windows' place, its target
+            sources = self.buffer.view(-1)[:(c - 1) * length + 2 * n * plane]
+            target = self.buffer[:, 2 * n * plane:2 * n * plane + (high - low) * ph * pw]
+            torch.index_select(windows(sources, (c, ph, pw), (length, 1, w)), 0,
+                               self.sources[low:high],
+                               out=target.view(c, high - low, ph, pw).transpose(0, 1))
+
+    def copy_rows(self, part: slice, kept: torch.Tensor | None, out: torch.Tensor) -> None:
+        """Copy the rows of the staged chunk ``part`` of the batch to ``out`` (n, C, R, cols*pw)."""
+        m, ph, pw, cols = out.shape[0], self.tiles.ph, self.tiles.pw, self.tiles.cols
+        shape = (m, -1, 1, cols)                        # (image, tile row, pixel row, column)
+        rows = torch.arange(ph, dtype=self.first.dtype, device=out.device).view(1, 1, ph, 1)
+        starts = torch.addcmul(self.first[part].view(shape), self.step[part].view(shape), rows)
+        starts = starts.view(m, -1, cols)
+        if kept is not None:
+            starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, cols))
+        channels = torch.arange(out.shape[1], dtype=starts.dtype, device=out.device)
+        index = starts.unsqueeze(1) + (channels * self.buffer.shape[1]).view(-1, 1, 1)
+        torch.index_select(windows(self.buffer.view(-1), (pw,), (1,)), 0, index.view(-1),
+                           out=out.view(-1, pw))
