@@ -171,6 +171,8 @@ TINY = {
     "finetune": lambda out: ["--n", "4", "--epochs", "1", "--no-grid", "--no-probes", "--lr",
                              "0.01", "--batch-size", "2", "--width", "4", "--device", "cpu",
                              "--out", out],
+    "compare": lambda out: ["--n", "4", "--budget", "10s", "--seeds", "1", "--steps", "1",
+                            "--width", "4", "--workers", "1", "--device", "cpu", "--out", out],
 }
 
 
