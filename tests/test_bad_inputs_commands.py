@@ -400,10 +400,7 @@ def _cases():
 CASES = _cases()
 
 
-OPEN = {      # cases whose fix belongs to a file outside this work: reported, not hidden
-    "evaluate-out-is-the-model": "synthcl evaluate --out MODEL.pt overwrites the model with "
-                                 "the JSON result (commands/evaluate.py)",
-}
+OPEN: dict[str, str] = {}     # cases whose fix has not landed yet: reported, not hidden
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=OPEN[n]))

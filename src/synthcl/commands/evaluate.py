@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from synthcl.errors import SynthclError
 
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from synthcl.utils.atomic import write_json
     from synthcl.utils.devices import resolve_device
 
+    if args.out and (Path(args.out).suffix.lower() != ".json"
+                     or Path(args.out).resolve() == Path(args.checkpoint).resolve()):
+        raise SynthclError(f"--out {args.out}: the result is JSON: give a .json file (never the "
+                           f"model file)")
     start = time.perf_counter()
     if args.batch_size < 1:
         raise SynthclError(f"--batch-size {args.batch_size}: must be at least 1")

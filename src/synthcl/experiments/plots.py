@@ -142,7 +142,9 @@ def save_generator_previews(group: Group, out_dir: Path) -> list[tuple[str, str]
             configs.setdefault(pre["generator"], pre)
     pictures = []
     for name, pre in list(configs.items())[:PREVIEW_GENERATORS]:
-        data = load_dataset(pre["data"], pre["format"], pre["image_size"], pre["allow_pickle"])
+        if pre.get("allow_pickle"):        # only a typed --allow-pickle may unpickle
+            continue
+        data = load_dataset(pre["data"], pre["format"], pre["image_size"])
         train = data.splits["train"]
         first = [int(np.flatnonzero(train.labels == c)[0]) for c in range(data.num_classes)
                  if (train.labels == c).any()][:PREVIEW_SOURCES]
