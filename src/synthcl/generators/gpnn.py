@@ -57,9 +57,17 @@ import torch.nn.functional as F
 from synthcl.errors import SynthclError
 from synthcl.generators.base import Draws, SyntheticGenerator, check_images
 from synthcl.generators.nearest import Keys, Neighbours, nearest
+from synthcl.generators.resize import resize
 
 PATCH_ELEMENTS = 1 << 25
 SQDIST_TOLERANCE = 1e-3
+FOLD_STD = 1.7              # the official Gaussian fold weights, on patch offsets in [-1, 1]
+RESIZERS = ("cubic", "bilinear")
+FOLDS = ("gaussian", "mean")
+PRESETS: dict[str, dict[str, Any]] = {
+    "synthcl": {"resizer": "cubic", "fold": "gaussian", "max_levels": 10, "min_coarse": None},
+    "official": {"resizer": "cubic", "fold": "gaussian", "max_levels": 10, "min_coarse": 0},
+}
 
 
 class GPNN(SyntheticGenerator):
@@ -68,7 +76,20 @@ class GPNN(SyntheticGenerator):
 
     def __init__(self, patch_size: int = 7, scale: float = 0.75, noise_std: float = 0.75,
                  iters: int = 10, coarsest_iters: int = 1, alpha: float | None = None,
-                 max_levels: int = 10, min_coarse: int | None = None) -> None:
+                 max_levels: int | None = None, min_coarse: int | None = None,
+                 preset: str = "synthcl", resizer: str | None = None,
+                 fold: str | None = None) -> None:
+        if preset not in PRESETS:
+            raise SynthclError(f"gpnn: preset={preset!r} is unknown; valid presets: "
+                               f"{', '.join(PRESETS)}")
+        chosen = {"resizer": resizer, "fold": fold, "max_levels": max_levels,
+                  "min_coarse": min_coarse}
+        settings = {k: PRESETS[preset][k] if v is None else v for k, v in chosen.items()}
+        for key, valid in (("resizer", RESIZERS), ("fold", FOLDS)):
+            if settings[key] not in valid:
+                raise SynthclError(f"gpnn: {key}={settings[key]!r} is unknown; valid: "
+                                   f"{', '.join(valid)}")
+        max_levels = settings["max_levels"]
         if patch_size < 1 or iters < 1 or coarsest_iters < 1 or max_levels < 1:
             raise SynthclError(f"gpnn: patch_size={patch_size}, iters={iters}, coarsest_iters="
                                f"{coarsest_iters} and max_levels={max_levels} must be >= 1")
@@ -84,12 +105,17 @@ class GPNN(SyntheticGenerator):
         self.coarsest_iters = coarsest_iters
         self.alpha = alpha
         self.max_levels = max_levels
-        self.min_coarse = 2 * patch_size + 2 if min_coarse is None else max(min_coarse, patch_size)
+        coarse = settings["min_coarse"]
+        self.min_coarse = 2 * patch_size + 2 if coarse is None else max(coarse, patch_size)
+        self.preset = preset
+        self.resizer = settings["resizer"]
+        self.fold = settings["fold"]
 
     def params(self) -> dict[str, Any]:
         return {"patch_size": self.patch_size, "scale": self.scale, "noise_std": self.noise_std,
                 "iters": self.iters, "coarsest_iters": self.coarsest_iters, "alpha": self.alpha,
-                "max_levels": self.max_levels, "min_coarse": self.min_coarse}
+                "max_levels": self.max_levels, "min_coarse": self.min_coarse,
+                "resizer": self.resizer, "fold": self.fold}
 
     def check_size(self, height: int, width: int) -> None:
         if min(height, width) < self.patch_size:
@@ -133,12 +159,13 @@ class GPNN(SyntheticGenerator):
     def pyramid(self, source: torch.Tensor) -> list[torch.Tensor]:
         """Gaussian pyramid of one float image (C, H, W), finest first."""
         sizes = self.levels(*source.shape[1:])
-        kernel = _gaussian_kernel(2 / (6 * self.scale), source)
         levels = [source]
         for size in sizes[1:]:
-            blurred = _blur(levels[-1][None], kernel)
-            levels.append(F.interpolate(blurred, size=size, mode="bilinear",
-                                        align_corners=False)[0])
+            if self.resizer == "cubic":
+                levels.append(resize(levels[-1], size, self.scale))
+            else:
+                kernel = _gaussian_kernel(2 / (6 * self.scale), source)
+                levels.append(_bilinear(_blur(levels[-1][None], kernel), size)[0])
         return levels
 
     def generate(self, pyramid: list[torch.Tensor], noise: torch.Tensor) -> torch.Tensor:
@@ -147,10 +174,15 @@ class GPNN(SyntheticGenerator):
         out = self.refine(out, pyramid[-1], pyramid[-1], self.coarsest_iters)
         for level in range(len(pyramid) - 2, -1, -1):
             size = pyramid[level].shape[1:]
-            out = _upscale(out, size)
-            keys = _upscale(pyramid[level + 1][None], size)[0]
+            out = self.upscale(out, size)
+            keys = self.upscale(pyramid[level + 1][None], size)[0]
             out = self.refine(out, keys, pyramid[level], self.iters)
         return out
+
+    def upscale(self, images: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        if self.resizer == "cubic":
+            return resize(images, size, 1 / self.scale)
+        return _bilinear(images, size)
 
     def refine(self, out: torch.Tensor, key_image: torch.Tensor, value_image: torch.Tensor,
                iters: int) -> torch.Tensor:
@@ -158,21 +190,25 @@ class GPNN(SyntheticGenerator):
         p = self.patch_size
         m, _, h, w = out.shape
         keys = Keys(_patches(key_image[None], p))
-        values = _patches(value_image[None], p)
-        count = F.fold(torch.ones((1, p * p, len(values)), device=out.device), (h, w), p)
+        weights = _fold_weights(p, out.shape[1], self.fold, out)
+        values = _patches(value_image[None], p) * weights
+        count = F.fold(weights[None, :, None].expand(1, -1, len(values)), (h, w), p)
         found: _Bounds | None = None
-        previous = out
+        previous, index = out, None
         for it in range(iters):
             queries = _patches(out, p)
             track = self.alpha is None and it < iters - 1
+            last = index
             if self.alpha is not None:
                 index = self._normalised_nearest(queries, keys, m)
             elif found is None:
                 found = _Bounds.search(queries, keys, track)
-                index = found.index
+                index = found.index.clone()
             else:
                 found.refresh(queries, _patch_motion(out, previous, p), keys, track)
-                index = found.index
+                index = found.index.clone()
+            if _repeats(index, last):
+                break                           # a fixed point: further iterations repeat it
             previous = out
             chosen = values[index].view(m, -1, values.shape[1]).transpose(1, 2)
             out = F.fold(chosen, (h, w), p) / count
@@ -214,6 +250,11 @@ class _Bounds:
                 self.far[stale] = fresh.far
 
 
+def _repeats(index: torch.Tensor, last: torch.Tensor | None) -> bool:
+    """The same neighbours as the previous iteration (hence the same output from now on)."""
+    return last is not None and torch.equal(index, last)
+
+
 def _patches(images: torch.Tensor, p: int) -> torch.Tensor:
     """All p x p patches at stride 1 of images (M, C, h, w) as rows (M * positions, C * p * p)."""
     cols = F.unfold(images, p)
@@ -226,7 +267,15 @@ def _patch_motion(new: torch.Tensor, old: torch.Tensor, p: int) -> torch.Tensor:
     return (F.avg_pool2d(sq, p, stride=1) * (p * p)).clamp_(min=0).sqrt().reshape(-1)
 
 
-def _upscale(images: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+def _fold_weights(p: int, channels: int, fold: str, like: torch.Tensor) -> torch.Tensor:
+    """Weight of every element of a p x p patch row (C * p * p) in the fold: Gaussian in the
+    offset from the patch centre (offsets scaled to [-1, 1], std ``FOLD_STD``) or uniform."""
+    offsets = torch.linspace(-1, 1, p, dtype=like.dtype, device=like.device)
+    g = torch.exp(-0.5 * (offsets / FOLD_STD) ** 2) if fold == "gaussian" else offsets * 0 + 1
+    return torch.outer(g, g).flatten().repeat(channels)
+
+
+def _bilinear(images: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     return F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False)
 
 

@@ -7,8 +7,9 @@ number of queries. Optional per-key weights multiply the distances (GPNN's compl
 The minimum of each row is found in two steps: the minimum of every block of ``BLOCK``
 consecutive keys (one fast ``amin`` over the tile), then the exact position inside the best block
 (and, when asked for, the second-smallest distance from the two best blocks). This gives the same
-answer as ``min``/``topk`` over the row at a fraction of their cost; keys are padded to whole
-blocks with infinitely distant dummies.
+answer as ``min`` over the row at a fraction of its cost, the lowest index among exact ties (as
+``min`` returns the first minimum of the best block, itself the first best block); keys are padded
+to whole blocks with infinitely distant dummies.
 """
 
 from __future__ import annotations
@@ -81,17 +82,12 @@ def _smallest(scores: torch.Tensor, second: bool
     rows = len(scores)
     blocks = scores.view(rows, -1, BLOCK)
     block_min = blocks.amin(2)
-    if second and block_min.shape[1] > 1:
-        top_blocks, top_index = block_min.topk(2, dim=1, largest=False)
-        best_block = top_index[:, 0]
-    else:
-        best_block = block_min.argmin(1)
+    best_block = block_min.argmin(1)                            # the first of exact ties
     inside = blocks[torch.arange(rows, device=scores.device), best_block]  # (rows, BLOCK)
+    best, column = inside.min(1)                                # the first of exact ties
     if not second:
-        best, column = inside.min(1)
         return best, best_block * BLOCK + column, None
-    pair, column = inside.topk(2, dim=1, largest=False)
-    next_best = pair[:, 1]
+    next_best = inside.topk(2, dim=1, largest=False).values[:, 1]
     if block_min.shape[1] > 1:
-        next_best = torch.minimum(next_best, top_blocks[:, 1])
-    return pair[:, 0], best_block * BLOCK + column[:, 0], next_best
+        next_best = torch.minimum(next_best, block_min.topk(2, dim=1, largest=False).values[:, 1])
+    return best, best_block * BLOCK + column, next_best
