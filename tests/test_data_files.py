@@ -64,8 +64,9 @@ def test_stratified_test_split_rule(counts, seed):
         expected = 0 if n == 1 else max(1, int(0.2 * n + 0.5))
         assert int((labels[test] == k).sum()) == expected
     np.testing.assert_array_equal(test, stratified_test_indices(labels, seed))
-    if min(counts) >= 10:
-        assert not np.array_equal(test, stratified_test_indices(labels, seed + 1))
+    if min(counts) >= 10:        # another seed may pick the same few by chance; five will not
+        assert any(not np.array_equal(test, stratified_test_indices(labels, seed + k))
+                   for k in range(1, 6))
 
 
 def test_split_folders_are_official_and_missing_test_is_carved_from_train(tmp_path):
