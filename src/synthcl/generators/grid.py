@@ -125,32 +125,35 @@ class _Stage:
         self.first = torch.where(reversed_, origin + (ph - 1) * row, origin).to(dtype)
         self.step = torch.where(reversed_, -row, row).to(dtype)
         self.tiles, self.n, self.shape = tiles, n, (c, h, w)
+        # views of the buffer: every run of pw bytes, and every transposed window of the first
+        # two parts (the view ends before the third part, where the windows are copied to)
+        length = self.buffer.shape[1]
+        self.runs = windows(self.buffer.view(-1), (pw,), (1,))
+        sources = self.buffer.view(-1)[:(c - 1) * length + 2 * n * plane]
+        self.transposed = windows(sources, (c, ph, pw), (length, 1, w)) if ph == pw else None
+        self.rows = torch.arange(ph, dtype=dtype, device=device).view(1, 1, ph, 1)
+        self.channels = (torch.arange(c, dtype=dtype, device=device) * length).view(1, c, 1, 1)
 
     def fill(self, images: torch.Tensor, low: int, high: int) -> None:
         """Stage a chunk of images: copy them, rotate them, copy its transposed windows."""
         c, h, w = self.shape
         n, plane, ph, pw = self.n, h * w, self.tiles.ph, self.tiles.pw
         planes = images.reshape(-1, c, plane).transpose(0, 1)
-        m, length = planes.shape[1], self.buffer.shape[1]
+        m = planes.shape[1]
         self.buffer[:, :m * plane].view(c, m, plane).copy_(planes)
         self.buffer[:, n * plane:(n + m) * plane].view(c, m, plane).copy_(planes.flip(2))
-        if high > low:          # the view of sources ends before the windows' place, its target
-            sources = self.buffer.view(-1)[:(c - 1) * length + 2 * n * plane]
+        if high > low:
             target = self.buffer[:, 2 * n * plane:2 * n * plane + (high - low) * ph * pw]
-            torch.index_select(windows(sources, (c, ph, pw), (length, 1, w)), 0,
-                               self.sources[low:high],
+            torch.index_select(self.transposed, 0, self.sources[low:high],
                                out=target.view(c, high - low, ph, pw).transpose(0, 1))
 
     def copy_rows(self, part: slice, kept: torch.Tensor | None, out: torch.Tensor) -> None:
         """Copy the rows of the staged chunk ``part`` of the batch to ``out`` (n, C, R, cols*pw)."""
-        m, ph, pw, cols = out.shape[0], self.tiles.ph, self.tiles.pw, self.tiles.cols
+        m, cols = out.shape[0], self.tiles.cols
         shape = (m, -1, 1, cols)                        # (image, tile row, pixel row, column)
-        rows = torch.arange(ph, dtype=self.first.dtype, device=out.device).view(1, 1, ph, 1)
-        starts = torch.addcmul(self.first[part].view(shape), self.step[part].view(shape), rows)
-        starts = starts.view(m, -1, cols)
+        starts = torch.addcmul(self.first[part].view(shape), self.step[part].view(shape),
+                               self.rows).view(m, -1, cols)
         if kept is not None:
             starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, cols))
-        channels = torch.arange(out.shape[1], dtype=starts.dtype, device=out.device)
-        index = starts.unsqueeze(1) + (channels * self.buffer.shape[1]).view(-1, 1, 1)
-        torch.index_select(windows(self.buffer.view(-1), (pw,), (1,)), 0, index.view(-1),
-                           out=out.view(-1, pw))
+        index = starts.unsqueeze(1) + self.channels
+        torch.index_select(self.runs, 0, index.view(-1), out=out.view(-1, self.tiles.pw))
