@@ -3,7 +3,8 @@
 The image is cut into a D x D grid of patches of H//D x W//D pixels; each patch gets an
 independent random rigid transform (:mod:`synthcl.generators.rigid`: 8 for square patches, the 4
 shape-preserving ones for non-square patches); the patches are placed in the grid in a random
-order. The output holds exactly the pixels of the input.
+order (slot k, row-major, gets patch ``perm[k]`` transformed by ``transform[k]``). The output
+holds exactly the pixels of the input.
 
 Border rule: when D does not divide H (or W), the grid covers the centred region of
 D*(H//D) x D*(W//D) pixels and the remaining border (H mod D rows, split as top = (H mod D) // 2
