@@ -13,9 +13,10 @@ import yaml
 
 from synthcl.commands import report as report_command
 from synthcl.commands import run as run_command
+from synthcl.experiments.cells import expand_cells
 from synthcl.experiments.report import write_report
 from synthcl.experiments.runner import run_cells
-from synthcl.experiments.spec import expand_cells, parse_spec
+from synthcl.experiments.spec import parse_spec
 from synthcl.experiments.store import ResultStore
 
 

@@ -6,14 +6,8 @@ import pytest
 import yaml
 
 from synthcl.errors import SynthclError
-from synthcl.experiments.spec import (
-    builtin_names,
-    expand_cells,
-    load_spec,
-    parse_method,
-    parse_spec,
-    pretrain_key,
-)
+from synthcl.experiments.cells import expand_cells, pretrain_key
+from synthcl.experiments.spec import builtin_names, load_spec, parse_method, parse_spec
 
 SPEC = {
     "name": "tiny",

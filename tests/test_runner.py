@@ -23,8 +23,9 @@ import yaml
 
 from synthcl.commands import run as run_command
 from synthcl.errors import SynthclError
+from synthcl.experiments.cells import expand_cells
 from synthcl.experiments.runner import run_cells
-from synthcl.experiments.spec import expand_cells, parse_spec
+from synthcl.experiments.spec import parse_spec
 from synthcl.experiments.store import ResultStore
 
 HERE = Path(__file__).resolve()

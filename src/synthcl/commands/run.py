@@ -68,7 +68,8 @@ def run(args: argparse.Namespace, executor=None) -> int:
     import sys
 
     from synthcl.experiments import runner
-    from synthcl.experiments.spec import expand_cells, load_spec
+    from synthcl.experiments.cells import expand_cells
+    from synthcl.experiments.spec import load_spec
     from synthcl.experiments.store import ResultStore
 
     if args.workers < 1:

@@ -211,9 +211,10 @@ def load_or_make_plan(s: CompareSettings, data, out: Path, log) -> Plan:
 def run_compare(s: CompareSettings, log=print) -> tuple[Path, list[str], int]:
     """Plan, run and report the comparison; (report.md, the verdict lines, failed cells)."""
     from synthcl.data import load_dataset
+    from synthcl.experiments.cells import expand_cells
     from synthcl.experiments.report import build_report
     from synthcl.experiments.runner import run_cells
-    from synthcl.experiments.spec import expand_cells, parse_spec
+    from synthcl.experiments.spec import parse_spec
     from synthcl.experiments.store import ResultStore, load_records
 
     if s.budget_s <= 0:

@@ -130,7 +130,8 @@ def save_generator_previews(group: Group, out_dir: Path) -> list[tuple[str, str]
     import torch
 
     from synthcl.data import load_dataset
-    from synthcl.experiments.spec import dataset_available, uses_d
+    from synthcl.experiments.cells import dataset_available
+    from synthcl.experiments.spec import uses_d
     from synthcl.generators import build_generator
     from synthcl.preview import save_preview
     from synthcl.utils.seeding import make_generator

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from synthcl.errors import SynthclError
-from synthcl.experiments.spec import Cell
+from synthcl.experiments.cells import Cell
 from synthcl.experiments.store import ResultStore, code_version, now, write_cell_file
 from synthcl.utils.progress import progress
 
