@@ -139,3 +139,13 @@ def test_missing_database_is_a_clear_error(tmp_path):
 
     with pytest.raises(SynthclError, match="does not exist"):
         write_report(tmp_path / "none.db", tmp_path / "out")
+
+
+def test_the_report_names_its_database_relative_to_itself(tmp_path):
+    from synthcl.experiments.store import ResultStore
+
+    db = tmp_path / "results" / "x.db"
+    ResultStore(db)
+    path = write_report(db, tmp_path / "docs" / "report", previews=False)
+    assert "From `../../results/x.db`" in path.read_text()
+    assert str(tmp_path) not in path.read_text()

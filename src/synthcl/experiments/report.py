@@ -409,8 +409,10 @@ def build_report(records: list[dict], out_dir: str | os.PathLike, source: str,
 def write_report(db_path: str | os.PathLike, out_dir: str | os.PathLike,
                  previews: bool = True) -> Path:
     """Read the database (and ``cells/*.json`` beside it); write ``out_dir/report.md`` + PNGs
-    (``previews``: also draw synthetic images of each generator, Fig. 5-style)."""
+    (``previews``: also draw synthetic images of each generator, Fig. 5-style). The report names
+    the database by its path relative to the report."""
     records = load_records(db_path)
     path = Path(out_dir) / "report.md"
-    write_text(path, build_report(records, out_dir, str(db_path), previews))
+    source = os.path.relpath(Path(db_path).resolve(), Path(out_dir).resolve())
+    write_text(path, build_report(records, out_dir, source, previews))
     return path
