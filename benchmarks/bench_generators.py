@@ -41,17 +41,18 @@ def naive_patchshuffle(images: torch.Tensor, d: int, g: torch.Generator) -> torc
 def naive_randomcrop(images: torch.Tensor, d: int, g: torch.Generator) -> torch.Tensor:
     b, c, h, w = images.shape
     ph, pw = h // d, w // d
+    rows, cols = max(d + 1, -(-h // ph)), max(d + 1, -(-w // pw))   # tiles that cover the image
     out = torch.empty_like(images)
     for i in range(b):
-        tiled = images.new_empty((c, (d + 1) * ph, (d + 1) * pw))
-        for slot in range((d + 1) ** 2):
+        tiled = images.new_empty((c, rows * ph, cols * pw))
+        for slot in range(rows * cols):
             y0 = int(torch.randint(h - ph + 1, (1,), generator=g))
             x0 = int(torch.randint(w - pw + 1, (1,), generator=g))
             patch = images[i, :, y0:y0 + ph, x0:x0 + pw]
             patch = torch.rot90(patch, int(torch.randint(4, (1,), generator=g)), dims=(1, 2))
             if int(torch.randint(2, (1,), generator=g)):
                 patch = patch.flip(2)
-            y, x = slot // (d + 1) * ph, slot % (d + 1) * pw
+            y, x = slot // cols * ph, slot % cols * pw
             tiled[:, y:y + ph, x:x + pw] = patch
         oy = int(torch.randint(tiled.shape[1] - h + 1, (1,), generator=g))
         ox = int(torch.randint(tiled.shape[2] - w + 1, (1,), generator=g))
@@ -97,7 +98,7 @@ def main() -> None:
           f"{torch.__version__}, {torch.get_num_threads()} CPU threads (load average "
           f"{os.getloadavg()[0]:.1f}); medians of {args.repeats} repeats ({args.naive_repeats} "
           f"for the naive loops)\n")
-    header = (f"{'generator':<14}{'D':>3}{'ms/batch':>10}{'images/s':>10}{'clone ms':>10}"
+    header = (f"{'generator':<14}{'D':>3}{'ms/batch':>10}{'images/s':>11}{'clone ms':>10}"
               f"{'speed/clone':>13}{'naive ms':>10}{'vs naive':>10}")
     print(header)
     print("-" * len(header))
@@ -109,8 +110,8 @@ def main() -> None:
                                         args.repeats)
             loop, = median_seconds([partial(naive[cls.name], images, d, g)], device,
                                    args.naive_repeats)
-            print(f"{cls.name:<14}{d:>3}{ours * 1e3:>10.1f}{args.batch / ours:>10,.0f}"
-                  f"{copy * 1e3:>10.1f}{copy / ours:>12.2f}x{loop * 1e3:>10.1f}"
+            print(f"{cls.name:<14}{d:>3}{ours * 1e3:>10.2f}{args.batch / ours:>11,.0f}"
+                  f"{copy * 1e3:>10.2f}{copy / ours:>12.2f}x{loop * 1e3:>10.1f}"
                   f"{loop / ours:>9.1f}x")
     print(f"\nspeed/clone: images/s of the generator / images/s of clone() (1.00x = as fast as "
           f"a copy); vs naive: how many times faster than the naive loop (load average now "
