@@ -3,8 +3,8 @@
 ``build_generator(name, d=4, **options)`` makes one by name:
 
 * ``patchshuffle`` and ``randomcrop`` (the paper's generators, D = ``d`` divisions per side);
-* ``gpnn`` (Granot et al. 2022; ``d`` is ignored; options: patch_size, scale, noise_std, iters,
-  coarsest_iters, alpha, max_levels, min_coarse);
+* ``gpnn`` (Granot et al. 2022; ``d`` is ignored; options: preset (synthcl|official), patch_size,
+  scale, noise_std, iters, coarsest_iters, alpha, max_levels, min_coarse, resizer, fold);
 * ``mix:a+b[+c]``, e.g. ``mix:randomcrop+gpnn``: each image made by one of the named generators,
   chosen at random (option ``weights``, default equal); other options go to the generators that
   take them.

@@ -1,45 +1,64 @@
 """GPNN (Granot et al., CVPR 2022, "Drop the GAN"): diverse images from one image by patch
-nearest neighbours over a Gaussian pyramid.
+nearest neighbours over a Gaussian pyramid, as the official code (WeizmannVision/DropTheGAN,
+``applications.generation``) computes it.
 
 Per source image:
 
-* Pyramid: level 0 is the source; level k has ceil(H * 0.75^k) x ceil(W * 0.75^k) pixels and
-  is level k-1 blurred by a Gaussian (sigma = 2 / (6 * scale), as in a classic Gaussian pyramid)
-  and resized bilinearly. Levels are added while the shorter side stays >= ``min_coarse`` and
-  there are at most ``max_levels`` (10, the official 9 downscalings).
+* Pyramid: level 0 is the source; level k has ceil(H * 0.75^k) x ceil(W * 0.75^k) pixels and is
+  level k-1 resized (``resizer="cubic"``: :mod:`synthcl.generators.resize`, the official
+  resizer's antialiased cubic kernel; ``"bilinear"``: synthcl's former Gaussian blur, sigma = 2 /
+  (6 * scale), then bilinear). Levels are added while the shorter side stays >= ``min_coarse`` and
+  there are at most ``max_levels``.
 * Coarsest level: the start is that level plus Gaussian noise (std ``noise_std`` = 0.75 on
   pixels in [0, 1], independent per pixel and channel), followed by ``coarsest_iters`` = 1 PNN
   iteration whose keys and values are the coarsest source level itself.
-* Every finer level: the output so far is upscaled (bilinear) and refined by ``iters`` = 10 PNN
-  iterations. Queries are the 7x7 patches (stride 1) of the current output, keys the patches of
-  the coarser source level upscaled to this size (a blurred source, fixed for the level), values
-  the patches of this level's source; each output pixel is the plain mean of the value patches
-  that overlap it.
+* Every finer level: the output so far is upscaled (same resizer) and refined by ``iters`` = 10
+  PNN iterations. Queries are the 7x7 patches (stride 1) of the current output, keys the patches
+  of the coarser source level upscaled to this size (a blurred source, fixed for the level),
+  values the patches of this level's source; each output pixel is the weighted mean of the value
+  patches that overlap it (``fold="gaussian"``: the official weights exp(-(u^2 + v^2) / (2 *
+  1.7^2)) on patch offsets u, v scaled to [-1, 1], so 0.71 in the corners; ``"mean"``: equal).
 * Optional completeness normalisation ``alpha`` (official generation default: none): distances to
   key j are divided by ``alpha + min_i MSE(query_i, key_j)`` over the queries of the same image.
 
+Presets (explicit options override them):
+
+* ``official``: 9 downscalings (``max_levels`` = 10) while the coarsest side stays >= the patch
+  size, cubic resizing, Gaussian fold. Started from the same noise map it returns the official
+  code's output (measured on a 96x96 PCam image: largest difference 0 grey levels).
+* ``synthcl`` (the default): the same operators, but the coarsest level keeps a shorter side of
+  at least ``min_coarse`` = 2 x patch size + 2 = 16 pixels (10 x 10 positions of a 7x7 patch).
+  At 224x224 both presets give the same 10 levels (coarsest 17 px). At 96x96 the official depth
+  ends at 8 px, where a 7x7 patch has 2 x 2 positions: most outputs are the source, shifted by at
+  most a pixel (on PCam, 2 of 3 outputs within 0.1 grey level of it); synthcl stops at 18 px (the
+  official code at ``num_levels=6``, which it then matches: same noise, largest difference 6 grey
+  levels, mean 0.007, from float near-ties). At 28x28 the ``official`` preset stops at 7 px (the
+  official code's 9th downscaling would be 3 px, too small for a patch) and returns the source;
+  synthcl uses 3 levels (28, 21, 16) and its outputs differ from it.
+  Measured (``benchmarks/gpnn_faithfulness.py``, PCam test image, 3 outputs; mean absolute
+  difference from the source / RMS of output 7x7 patches to their nearest source patch, mean and
+  p90, grey levels): default 35.5 / 4.2 / 16.0; official code at 6 levels 32.9 / 5.5 / 17.5;
+  former default (bilinear, plain mean) 46.3 / 5.9 / 18.1: the official operators make outputs
+  sharper (closer to source patches) at the same diversity.
+
 Nearest neighbours are exact (squared L2, :mod:`synthcl.generators.nearest`, tiled matrix
-products). Within a level, the keys stay fixed and the queries move less and less, so a query's
-previous nearest key is reused when it provably still wins: with d1, d2 the distances to the
-nearest and second-nearest key and m how far the query patch moved (L2), every other key is at
-least d2 - m away from the moved query (triangle inequality), so the old key stays the nearest
-whenever the moved query's exact distance to it is below d2 - m (the lower bound is carried over
-iterations and kept conservative by a 1e-3 tolerance on squared distances). Only the other
-queries are searched again, which makes the 10 iterations per level cost about as much as a
-few full searches while returning the same neighbours as a full search (up to ties within float
-rounding).
+products; ties go to the lowest key index). Within a level, the keys stay fixed and the queries
+move less and less, so a query's previous nearest key is reused when it provably still wins: with
+d1, d2 the distances to the nearest and second-nearest key and m how far the query patch moved
+(L2), every other key is at least d2 - m away from the moved query (triangle inequality), so the
+old key stays the nearest whenever the moved query's exact distance to it is below d2 - m (the
+lower bound is carried over iterations and kept conservative by a 1e-3 tolerance on squared
+distances). Only the other queries are searched again. When an iteration picks exactly the
+neighbours of the previous one, the output is a fixed point and the remaining iterations of the
+level are skipped. Both give the same output as the plain loop. Tried and not kept (exact, but no
+faster on CPU, measured): lower bounds from a PCA projection of the patches plus the norm of the
+rest (the passes over the bound matrix cost about as much as the 147-dimensional product itself,
+and on smooth images the bounds prune little), and shortlists of 4-8 neighbours per query (20-26%
+fewer queries searched again, paid back in gathering their distances).
 
 Many outputs of one source are generated together: ``apply`` groups identical source images,
 builds their pyramid, keys and values once, and runs the outputs' queries through the same
-matrix products in chunks bounded to ``PATCH_ELEMENTS`` floats.
-
-Small images: run on a 28x28 source with its defaults, the official code ends at a ~9 px
-coarsest level, where a 7x7 patch has 3x3 possible positions and no freedom, and returns the
-source unchanged (so does this implementation with ``min_coarse=7``). Here the coarsest level
-keeps a shorter side of at least ``min_coarse`` = 2 x patch size + 2 = 16 pixels (10 x 10 = 100
-positions of a 7x7 patch), about the size the official pyramid reaches on the paper's larger
-images (17 px for 224x224), so a 28x28 source uses 3 levels (28, 21, 16) and its outputs differ
-from it (median mean-absolute difference ~19 grey levels on PneumoniaMNIST). Sources smaller than
+matrix products in chunks bounded to ``PATCH_ELEMENTS`` floats. Sources smaller than
 ``min_coarse`` use a single level; sources smaller than the patch are an error.
 
 Outputs are deterministic functions of (source, draws) on a given device; CPU and CUDA agree up to
