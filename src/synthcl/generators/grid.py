@@ -106,21 +106,18 @@ class _Stage:
 
     def __init__(self, images: torch.Tensor, tiles: Tiles, n: int) -> None:
         batch, c, h, w = images.shape
-        ph, pw, plane, device = tiles.ph, tiles.pw, h * w, images.device
+        ph, pw, plane = tiles.ph, tiles.pw, h * w
         transposed, rotated, reversed_ = row_source(tiles.codes)
-        image = (torch.arange(batch, device=device) % n).unsqueeze(1) * plane
+        image = (torch.arange(batch, device=images.device) % n).unsqueeze(1) * plane
         origin = torch.where(rotated, n * plane + image + (h - ph - tiles.y) * w + w - pw - tiles.x,
                              image + tiles.y * w + tiles.x)
-        chunk = torch.arange(batch, device=device) // n
-        counts = torch.zeros(int(chunk[-1]) + 1, dtype=torch.long, device=device)
-        counts.index_add_(0, chunk, transposed.sum(1))
+        rank, counts = _ranks(transposed, n)
         ends = counts.cumsum(0)
-        rank = transposed.view(-1).cumsum(0).view_as(transposed) - 1 - (ends - counts)[chunk, None]
         self.sources = origin[transposed]
         self.bounds = torch.stack([ends - counts, ends], 1).tolist()
-        origin = torch.where(transposed, 2 * n * plane + rank * (ph * pw), origin)
         self.buffer = images.new_empty((c, 2 * n * plane + int(counts.max()) * ph * pw))
         dtype = torch.int32 if self.buffer.numel() < 2 ** 31 else torch.int64
+        origin = torch.where(transposed, 2 * n * plane + rank * (ph * pw), origin)
         row = torch.where(transposed, pw, w)
         self.first = torch.where(reversed_, origin + (ph - 1) * row, origin).to(dtype)
         self.step = torch.where(reversed_, -row, row).to(dtype)
@@ -131,8 +128,8 @@ class _Stage:
         self.runs = windows(self.buffer.view(-1), (pw,), (1,))
         sources = self.buffer.view(-1)[:(c - 1) * length + 2 * n * plane]
         self.transposed = windows(sources, (c, ph, pw), (length, 1, w)) if ph == pw else None
-        self.rows = torch.arange(ph, dtype=dtype, device=device).view(1, 1, ph, 1)
-        self.channels = (torch.arange(c, dtype=dtype, device=device) * length).view(1, c, 1, 1)
+        self.rows = torch.arange(ph, dtype=dtype, device=images.device).view(1, 1, ph, 1)
+        self.channels = torch.arange(c, dtype=dtype, device=images.device).view(1, c, 1, 1) * length
 
     def fill(self, images: torch.Tensor, low: int, high: int) -> None:
         """Stage a chunk of images: copy them, rotate them, copy its transposed windows."""
@@ -157,3 +154,13 @@ class _Stage:
             starts = starts.gather(1, kept.unsqueeze(-1).expand(-1, -1, cols))
         index = starts.unsqueeze(1) + self.channels
         torch.index_select(self.runs, 0, index.view(-1), out=out.view(-1, self.tiles.pw))
+
+
+def _ranks(transposed: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rank of each transposed tile (B, K) among those of its chunk of n images, and how many
+    each chunk has."""
+    chunk = torch.arange(transposed.shape[0], device=transposed.device) // n
+    counts = torch.zeros(int(chunk[-1]) + 1, dtype=torch.long, device=transposed.device)
+    counts.index_add_(0, chunk, transposed.sum(1))
+    before = (counts.cumsum(0) - counts)[chunk].unsqueeze(1)
+    return transposed.view(-1).cumsum(0).view_as(transposed) - 1 - before, counts
