@@ -37,7 +37,7 @@ print(f"torch {torch.__version__}, CUDA {torch.cuda.is_available()}",
 PY
 start=$(date +%s)
 status=0
-"$python" -m synthcl run gpu-lite --scale "$scale" --data "pcam=$pcam" \
+"$python" -m synthcl run gpu-lite --scale "$scale" --dataset "pcam=$pcam" \
     --results "$work/results.db" --workers "$workers" --device "$device" 2>&1 \
     | tee "$out/run.log" || status=$?
 end=$(date +%s)
@@ -48,6 +48,6 @@ if [ ! -f "$work/results.db" ]; then
     exit 1
 fi
 cp "$work/results.db" "$out/results.db"
-"$python" -m synthcl report "$out/results.db" --out "$out" >/dev/null
+"$python" -m synthcl report --results "$out/results.db" --out "$out" >/dev/null
 cat "$out/report.md"
 exit "$status"

@@ -359,7 +359,7 @@ def _cases():
 
     @case("run-data-unknown-name")
     def _(w, t):
-        return ["run", spec_file(t / "s", w["npz"]), "--data", "zz=x", "--dry-run"], "zz", []
+        return ["run", spec_file(t / "s", w["npz"]), "--dataset", "zz=x", "--dry-run"], "zz", []
 
     @case("run-data-without-name")
     def _(w, t):
@@ -377,16 +377,16 @@ def _cases():
     # report and demo
     @case("report-database-missing")
     def _(w, t):
-        return ["report", "nope.db", "--out", t / "rep"], "nope.db", [t / "rep"]
+        return ["report", "--results", "nope.db", "--out", t / "rep"], "nope.db", [t / "rep"]
 
     @case("report-database-garbage")
     def _(w, t):
         (t / "junk.db").write_bytes(b"junk" * 100)
-        return ["report", t / "junk.db", "--out", t / "rep"], "junk.db", [t / "rep"]
+        return ["report", "--results", t / "junk.db", "--out", t / "rep"], "junk.db", [t / "rep"]
 
     @case("report-database-is-a-pickle")
     def _(w, t):
-        return ["report", w["evil_pkl"], "--out", t / "rep"], "LSWMD.pkl", [t / "rep"]
+        return ["report", "--results", w["evil_pkl"], "--out", t / "rep"], "LSWMD.pkl", [t / "rep"]
 
     for name, extra, names in [
         ("demo-seeds-not-integers", ["--seeds", "abc"], "--seeds"),

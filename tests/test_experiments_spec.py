@@ -135,7 +135,7 @@ def test_missing_dataset_and_data_override(tmp_path):
     parsed = parse_spec(spec, "m.yaml")
     cells = expand_cells(parsed, "mini", tmp_path)
     gone = [c for c in cells if c.dataset == "gone"]
-    assert gone and all("does not exist" in c.not_run and "--data gone=PATH" in c.not_run
+    assert gone and all("does not exist" in c.not_run and "--dataset gone=PATH" in c.not_run
                         for c in gone)
     (tmp_path / "there").mkdir()
     cells = expand_cells(parsed, "mini", tmp_path, {"gone": str(tmp_path / "there")})

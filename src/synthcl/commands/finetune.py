@@ -12,7 +12,7 @@ from synthcl.utils.outputs import check_apart, removed_on_failure
 
 HELP = "fine-tune a classifier on N labelled images (grid on validation) and measure the test set"
 
-NAMES = ["data", "format", "image_size", "allow_pickle", "n", "init", "arch", "width",
+NAMES = ["data", "format", "image_size", "allow_pickle", "split_seed", "n", "init", "arch", "width",
          "small_stem", "allow_unfinished", "epochs", "grid", "batch_sizes", "lrs", "lr",
          "batch_size", "augment",
          "seeds", "device", "amp", "channels_last", "eval_batch_size", "probes", "out"]
@@ -21,6 +21,7 @@ HELPS = {
     "format": "force the data format instead of detecting it",
     "image_size": "resize every image at load: S or WxH (e.g. 250x190)",
     "allow_pickle": "allow reading pickle files (WM-811K LSWMD.pkl; a pickle can run code)",
+    "split_seed": "seed of the stratified test split of datasets without an official one",
     "n": "labelled images drawn class-balanced from the training split, half train, half val",
     "init": "scratch | imagenet[:FILE] | moco:FILE | a 'synthcl pretrain' folder, "
             "checkpoint.pt or backbone.pt",

@@ -30,7 +30,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
                             "--option weights=[1,3] for a mix (repeatable)")
     group.add_argument("--seed", type=int, default=0, help="seed of the sample and the images "
                                                            "(default: 0)")
-    group.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    group.add_argument("--device", default="auto", help="auto | cpu | cuda[:k] (default: auto)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

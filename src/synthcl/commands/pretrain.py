@@ -7,11 +7,12 @@ from pathlib import Path
 
 HELP = "pre-train a backbone with MoCo v2 (ours | cl-real | cl-all | cl-aug | universal)"
 
-OPTIONS = ["data", "format", "image_size", "allow_pickle", "mode", "generator", "d", "n", "m",
-           "arch", "width", "steps", "batch_size", "queue_size", "sizing", "lr", "amp", "seed",
+OPTIONS = ["data", "format", "image_size", "allow_pickle", "split_seed", "mode", "generator",
+           "d", "n", "m", "arch", "width", "steps", "batch_size", "queue_size", "sizing", "lr", "amp", "seed",
            "device", "out", "checkpoint_every", "init", "allow_unfinished", "resume"]
 HELPS = {
     "data": "dataset file/folder or embedded name",
+    "split_seed": "seed of the stratified test split of datasets without an official one",
     "mode": "what to pre-train on: ours | cl-real | cl-all | cl-aug | universal",
     "generator": "f_S: patchshuffle | randomcrop | gpnn | mix:a+b",
     "d": "divisions per side of the patch generators",

@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", default=None,
                         help="which settings of the spec: mini (2-core CPU) or paper; gpu-lite "
                              "for the gpu-lite spec (default: mini, or the spec's first scale)")
-    parser.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
-                        help="read dataset NAME of the spec from PATH (repeatable)")
+    parser.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH",
+                        help="read dataset NAME of the spec from PATH (repeatable; --data PATH "
+                             "is one dataset in the other commands)")
     parser.add_argument("--results", default=DEFAULT_RESULTS, metavar="DB",
                         help=f"SQLite results file; pre-trainings and per-cell files go beside it "
                              f"(default: {DEFAULT_RESULTS})")
@@ -46,14 +47,15 @@ def parse_data_overrides(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise SynthclError(f"--data {item}: expected NAME=PATH (NAME a dataset of the spec)")
+            raise SynthclError(f"--dataset {item}: expected NAME=PATH (NAME a dataset of the "
+                               f"spec)")
         overrides[name.strip()] = path.strip()
     return overrides
 
 
 def cell_command(args: argparse.Namespace, cell_id: str) -> str:
     words = ["synthcl", "run", args.spec, "--scale", args.scale, "--results", args.results]
-    for item in args.data:
+    for item in args.dataset:
         words += ["--data", item]
     if args.device != "auto":
         words += ["--device", args.device]
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace, executor=None) -> int:
     args.scale = args.scale or ("mini" if "mini" in spec.scales else next(iter(spec.scales)))
     planning = bool(args.list_cells or args.dry_run)       # never reads a dataset
     store = ResultStore(args.results, readonly=bool(planning or args.cell))
-    cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.data),
+    cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.dataset),
                          args.imagenet_weights, args.device, args.allow_pickle,
                          read_data=not planning)
     executor = executor or runner.execute_cell
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace, executor=None) -> int:
           if spec.scale(args.scale).description else f"{spec.name} ({args.scale})")
     summary = runner.run_cells(cells, store, executor, args.workers)
     print(f"{summary.line()}; results in {store.path} "
-          f"(make the report with: synthcl report {store.path} --out REPORT_DIR)")
+          f"(make the report with: synthcl report --results {store.path} --out REPORT_DIR)")
     unread = data_problems(cells)
     if unread:
         raise SynthclError("; ".join(unread))

@@ -66,7 +66,9 @@ def load_dataset(path: str | os.PathLike | None = "elpv", format: str | None = N
 
 
 def load_for_config(config) -> ImageData:
-    """Load the dataset named by a config's ``data/format/image_size/allow_pickle`` fields."""
+    """Load the dataset named by a config's ``data/format/image_size/allow_pickle/split_seed``
+    fields."""
     return load_dataset(getattr(config, "data", "elpv"), getattr(config, "format", None),
-                        getattr(config, "image_size", None), getattr(config, "allow_pickle", False))
+                        getattr(config, "image_size", None), getattr(config, "allow_pickle", False),
+                        getattr(config, "split_seed", 0))
 

@@ -1,4 +1,5 @@
-"""The ``--data/--format/--image-size/--allow-pickle`` options every data-reading command shares."""
+"""The ``--data/--format/--image-size/--allow-pickle/--split-seed`` options every data-reading
+command shares."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "elpv") -
     group.add_argument("--allow-pickle", action="store_true",
                        help="allow loading a pickle (WM-811K LSWMD.pkl); only for files you "
                             "trust, since unpickling can run code")
+    group.add_argument("--split-seed", type=int, default=0, metavar="S",
+                       help="seed of the stratified test split of datasets without an official "
+                            "one (default: 0)")
     group.add_argument("--allow-outside-paths", action="store_true",
                        help="let a manifest list images outside its own folder (e.g. ../x.png)")
 
@@ -30,4 +34,4 @@ def load_from_args(args: argparse.Namespace) -> ImageData:
     from synthcl.data import load_dataset
 
     return load_dataset(args.data, args.format, args.image_size, args.allow_pickle,
-                        outside_paths=args.allow_outside_paths)
+                        args.split_seed, outside_paths=args.allow_outside_paths)

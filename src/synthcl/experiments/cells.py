@@ -93,7 +93,7 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
     data_overrides = dict(data_overrides or {})
     unknown = sorted(set(data_overrides) - {d.name for d in scale.datasets})
     if unknown:
-        raise SynthclError(f"--data {unknown[0]}=...: spec '{spec.name}' ({scale_name}) has no "
+        raise SynthclError(f"--dataset {unknown[0]}=...: spec '{spec.name}' ({scale_name}) has no "
                            f"dataset '{unknown[0]}'; its datasets: "
                            f"{', '.join(d.name for d in scale.datasets)}")
     layout = {"kind": spec.kind, "description": spec.description,
@@ -108,8 +108,8 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
         path = data_overrides.get(ds.name, ds.path)
         missing = dataset_available(path)
         if missing and ds.name in data_overrides:
-            raise SynthclError(f"--data {ds.name}={path}: {missing}")
-        available[ds.name] = (path, missing and f"{missing} (give --data {ds.name}=PATH)"
+            raise SynthclError(f"--dataset {ds.name}={path}: {missing}")
+        available[ds.name] = (path, missing and f"{missing} (give --dataset {ds.name}=PATH)"
                               or pickle_problem(ds, path, allow_pickle))
     cells = []
     for seed in scale.seeds:               # seed-major: each finished seed is a complete table

@@ -60,10 +60,11 @@ class RunSummary:
 
 
 @lru_cache(maxsize=2)
-def _load_data(path: str, format: str | None, image_size: str | None, allow_pickle: bool):
+def _load_data(path: str, format: str | None, image_size: str | None, allow_pickle: bool,
+               split_seed: int = 0):
     from synthcl.data import load_dataset
 
-    return load_dataset(path, format, image_size, allow_pickle)
+    return load_dataset(path, format, image_size, allow_pickle, split_seed)
 
 
 @contextlib.contextmanager
@@ -101,7 +102,7 @@ def execute_cell(cell: Cell) -> dict[str, Any]:
     from synthcl.finetune import finetune_seed
 
     ft = cell.finetune
-    data = _load_data(ft.data, ft.format, ft.image_size, ft.allow_pickle)
+    data = _load_data(ft.data, ft.format, ft.image_size, ft.allow_pickle, ft.split_seed)
     pretrain_summary = ensure_pretrain(cell.pretrain, data) if cell.pretrain else None
     metrics = dict(finetune_seed(ft, data, cell.seed))
     metrics["dataset"] = {"name": data.name, "image_shape": list(data.image_shape),

@@ -26,7 +26,7 @@ A dataset entry may also hold ``format``, ``image_size``, ``allow_pickle`` (whic
 pickle: ``synthcl run --allow-pickle`` opts in, a spec cannot), its own ``common`` /
 ``pretrain`` / ``finetune`` blocks and ``by_n: {N: {pretrain: ...}}``. Settings are applied in the
 order scale < dataset < N < method. Relative dataset paths are taken from the current directory
-(run the built-in specs from the project root or pass ``--data NAME=PATH``); ``elpv`` is the
+(run the built-in specs from the project root or pass ``--dataset NAME=PATH``); ``elpv`` is the
 embedded dataset. ``pretrain: {epochs: E}`` is turned into steps = ceil(E x set size / batch),
 where the set is N x M synthetic images (ours), the N real images (cl-real, cl-aug), the whole
 training split (cl-all) or ``universal_size`` dead-leaves images (universal), as in the paper's
@@ -73,7 +73,7 @@ RUNNER_OWNED = {"pretrain": ("data", "n", "mode", "generator", "seed", "out", "r
                 "finetune": ("data", "n", "init", "seeds", "out", "device")}
 _OWNED = {"pretrain": set(RUNNER_OWNED["pretrain"]), "finetune": set(RUNNER_OWNED["finetune"]),
           "common": set(RUNNER_OWNED["pretrain"]) | set(RUNNER_OWNED["finetune"])}
-DATA_KEYS = ("format", "image_size", "allow_pickle")
+DATA_KEYS = ("format", "image_size", "allow_pickle", "split_seed")
 # Per mode, PretrainConfig fields reset to their defaults because the mode ignores them.
 UNUSED_BY_MODE = {"cl-real": ("generator", "d", "m", "universal_size"),
                   "cl-all": ("generator", "d", "m", "universal_size"),

@@ -12,6 +12,7 @@ class FinetuneConfig:
     format: str | None = None
     image_size: str | None = None
     allow_pickle: bool = False
+    split_seed: int = 0                # seeds the test split of datasets without an official one
     n: int = 40                        # labelled images: half train, half validation
     # model and its initialisation
     init: str = "scratch"              # scratch | imagenet:FILE | moco:FILE | pre-training run

@@ -19,6 +19,7 @@ class PretrainConfig:
     format: str | None = None          # force a source format instead of detecting it
     image_size: str | None = None      # resize at load: "S" or "WxH" (e.g. 250x190)
     allow_pickle: bool = False         # needed for WM-811K LSWMD.pkl (a pickle can run code)
+    split_seed: int = 0                # seeds the test split of datasets without an official one
     n: int = 40                        # labelled images sampled (class-balanced) as sources
     # what is pre-trained on
     mode: str = "ours"                 # ours | cl-real | cl-all | cl-aug | universal
