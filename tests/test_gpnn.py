@@ -1,4 +1,5 @@
-"""GPNN: exact nearest neighbours, the pyramid rule, reuse of neighbours, real-image behaviour."""
+"""GPNN: exact nearest neighbours, the pyramid rule, reuse of neighbours and the fixed-point stop,
+the official resizer and fold, the presets, real-image behaviour."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from PIL import Image
 
 from conftest import cuda, shared_path
 from synthcl.errors import SynthclError
+from synthcl.generators import build_generator
 from synthcl.generators import gpnn as gpnn_module
-from synthcl.generators.gpnn import GPNN
+from synthcl.generators.gpnn import GPNN, _fold_weights
 from synthcl.generators.nearest import Keys, nearest
+from synthcl.generators.resize import resize
 
 
 @settings(max_examples=20, deadline=None)
@@ -80,6 +83,68 @@ def test_reused_neighbours_give_the_same_images_as_full_searches(monkeypatch):
     reused = gen.apply(src, draws)
     _full_search_every_iteration(monkeypatch)
     assert torch.equal(reused, gen.apply(src, draws))
+
+
+@pytest.fixture(scope="module")
+def pcam_test_image() -> torch.Tensor:
+    path = shared_path("pcam", "test", "1", "patch0000001.jpg")
+    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
+
+
+def test_reuse_and_fixed_point_stop_equal_the_plain_loop_on_pcam(pcam_test_image, monkeypatch):
+    """Reused neighbours and stopping at a fixed point change nothing: the same bytes as a full
+    search at every one of the 10 iterations."""
+    source = pcam_test_image[:, :, :40, :40].expand(2, -1, -1, -1).contiguous()
+    gen = GPNN()
+    draws = gen.draw(2, 3, 40, 40, torch.Generator().manual_seed(0))
+    fast = gen.apply(source, draws)
+    _full_search_every_iteration(monkeypatch)
+    monkeypatch.setattr(gpnn_module, "_repeats", lambda index, last: False)
+    assert torch.equal(fast, gen.apply(source, draws))
+
+
+def test_resize_matches_the_official_resizer():
+    """Pinned outputs of ResizeRight (the official code's resizer, its defaults) on ramps."""
+    x = (torch.arange(8.0) ** 2 / 49).expand(1, 3, 8, 8)
+    down = resize(x, (6, 6), 0.75)
+    official = [0.00081, 0.04698, 0.16169, 0.35626, 0.61986, 0.95792]
+    assert torch.allclose(down[0, 0], torch.tensor(official).expand(6, 6), atol=1e-5)
+    y = (torch.arange(6.0) ** 2 / 25).expand(1, 3, 6, 6)
+    up = resize(y, (8, 8), 1 / 0.75)
+    official = [-0.00219, 0.01738, 0.07563, 0.18062, 0.33062, 0.52562, 0.78496, 1.01969]
+    assert torch.allclose(up[0, 0], torch.tensor(official).expand(8, 8), atol=1e-5)
+    flat = resize(torch.full((1, 1, 17, 23), 0.3), (13, 18), 0.75)
+    assert torch.allclose(flat, torch.full_like(flat, 0.3))
+
+
+def test_gaussian_fold_weights_are_the_official_ones():
+    w = _fold_weights(7, 3, "gaussian", torch.zeros(1)).view(3, 7, 7)
+    assert w.shape == (3, 7, 7) and float(w[0, 3, 3]) == 1.0
+    assert abs(float(w[2, 0, 0]) - float(np.exp(-(1 / 1.7) ** 2))) < 1e-6
+    assert bool((_fold_weights(7, 1, "mean", torch.zeros(1)) == 1).all())
+
+
+def test_presets_set_depth_resizing_and_fold():
+    official, default = GPNN(preset="official"), GPNN()
+    assert len(official.levels(96, 96)) == 10 and official.levels(96, 96)[-1] == (8, 8)
+    assert default.levels(96, 96)[-1] == (18, 18)
+    assert (official.resizer, official.fold) == (default.resizer, default.fold) \
+        == ("cubic", "gaussian")
+    assert GPNN(preset="official", min_coarse=16).params() == default.params()
+    previous = GPNN(resizer="bilinear", fold="mean").params()
+    assert (previous["resizer"], previous["fold"]) == ("bilinear", "mean")
+    built = build_generator("gpnn", preset="official")
+    assert built.params() == official.params()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"preset": "fast"}, "preset='fast' is unknown; valid presets: synthcl, official"),
+    ({"resizer": "lanczos"}, "resizer='lanczos' is unknown; valid: cubic, bilinear"),
+    ({"fold": "median"}, "fold='median' is unknown; valid: gaussian, mean"),
+])
+def test_unknown_preset_resizer_or_fold_is_an_error(options, message):
+    with pytest.raises(SynthclError, match=message.replace("(", r"\(")):
+        GPNN(**options)
 
 
 def test_outputs_of_one_source_do_not_depend_on_the_rest_of_the_batch():
