@@ -83,7 +83,7 @@ SQDIST_TOLERANCE = 1e-3
 FOLD_STD = 1.7              # the official Gaussian fold weights, on patch offsets in [-1, 1]
 RESIZERS = ("cubic", "bilinear")
 FOLDS = ("gaussian", "mean")
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {       # min_coarse None: 2 p + 2; 0: the patch size p
     "synthcl": {"resizer": "cubic", "fold": "gaussian", "max_levels": 10, "min_coarse": None},
     "official": {"resizer": "cubic", "fold": "gaussian", "max_levels": 10, "min_coarse": 0},
 }
@@ -126,7 +126,6 @@ class GPNN(SyntheticGenerator):
         self.max_levels = max_levels
         coarse = settings["min_coarse"]
         self.min_coarse = 2 * patch_size + 2 if coarse is None else max(coarse, patch_size)
-        self.preset = preset
         self.resizer = settings["resizer"]
         self.fold = settings["fold"]
 
