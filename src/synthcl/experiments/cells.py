@@ -18,16 +18,15 @@ from synthcl.errors import SynthclError
 from synthcl.experiments.spec import (
     IMAGENET_ENV,
     SWEEPS,
-    UNUSED_BY_MODE,
     DatasetSpec,
     Method,
     Scale,
     Settings,
     Spec,
-    uses_d,
 )
 from synthcl.finetune.config import FinetuneConfig
 from synthcl.pretraining.config import OPERATIONAL, PretrainConfig
+from synthcl.pretraining.methods import uses_d
 
 
 @dataclass
@@ -166,7 +165,8 @@ def _make_cell(spec: Spec, scale: Scale, ds: DatasetSpec, path: str, n: int, met
         count_train = read_data and not missing
         pre_config = _pretrain_config(pre_values, scale, ds, path, n, method, seed, sweep, where,
                                       count_train=count_train)
-        pending = method.kind == "cl-all" and "epochs" in pre_values and not count_train
+        pending = (method.declared.epoch_size is None and "epochs" in pre_values
+                   and not count_train)
         key = pretrain_key(pre_config)
         pre_config = dataclasses.replace(
             pre_config, out=str(Path(results_dir) / "pretrain" / key), resume=True,
@@ -201,7 +201,7 @@ def _pretrain_config(values: dict, scale: Scale, ds: DatasetSpec, path: str, n: 
     values = dict(values)
     epochs = values.pop("epochs", None)
     mode = method.kind
-    shared = mode in ("cl-all", "universal")
+    shared = method.declared.per_dataset
     values.update(data=path, mode=mode, n=min(ds.ns) if shared else n,
                   seed=scale.shared_pretrain_seed if shared else seed)
     if method.generator:
@@ -209,13 +209,13 @@ def _pretrain_config(values: dict, scale: Scale, ds: DatasetSpec, path: str, n: 
     values.update(sweep)
     config = from_dict(PretrainConfig, values)
     defaults = PretrainConfig()
-    reset = list(UNUSED_BY_MODE.get(mode, ()))
+    reset = list(method.declared.unused)
     if method.generator and not uses_d(method.generator):
         reset.append("d")
     config = dataclasses.replace(config, **{k: getattr(defaults, k) for k in reset})
     if epochs is not None:
-        size = {"ours": n * config.m, "cl-real": n, "cl-aug": n,
-                "universal": config.universal_size}.get(mode)
+        count = method.declared.epoch_size
+        size = count(n, config.m, config.universal_size) if count else None
         if size is None and not count_train:
             return config                  # absent, or not read (--dry-run)
         if size is None:

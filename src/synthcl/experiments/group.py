@@ -8,22 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from synthcl.experiments import paper_numbers, stats
+from synthcl.pretraining.methods import row_label
 
-BASE_LABELS = {"cl-all": "CL (w/ all)", "scratch": "Scratch", "imagenet": "SL (IN1k)",
-               "cl-real": "CL", "universal": "CL (dead leaves)"}
-GEN_ABBR = {"gpnn": "GP", "patchshuffle": "PS", "randomcrop": "RC"}
 REFERENCE = "cl-all"   # the paper's reference row, excluded from "best"
 
 
 def method_label(method: str) -> str:
-    if method in BASE_LABELS:
-        return BASE_LABELS[method]
-    if method in paper_numbers.PAPER_ROW_LABELS:
-        return paper_numbers.PAPER_ROW_LABELS[method]
-    kind, _, generator = method.partition(":")
-    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
-    short = "+".join(GEN_ABBR.get(p, p) for p in parts)
-    return f"Ours ({short})" if kind == "ours" else f"CL (f_CL+f_S {short})"
+    """The table row of a method (its declared label) or of a paper-only reference row."""
+    return paper_numbers.PAPER_ROW_LABELS.get(method) or row_label(method)
 
 
 def accuracy(record: dict) -> float:

@@ -131,8 +131,8 @@ def save_generator_previews(group: Group, out_dir: Path) -> list[tuple[str, str]
 
     from synthcl.data import load_dataset
     from synthcl.experiments.cells import dataset_available
-    from synthcl.experiments.spec import uses_d
     from synthcl.generators import build_generator
+    from synthcl.pretraining.methods import uses_d
     from synthcl.preview import save_preview
     from synthcl.utils.seeding import make_generator
 

@@ -61,11 +61,15 @@ from synthcl.config import load_yaml
 from synthcl.errors import SynthclError
 from synthcl.finetune.config import FinetuneConfig
 from synthcl.pretraining.config import PretrainConfig
+from synthcl.pretraining.methods import (
+    METHODS,
+    MethodKind,
+    generator_parts,
+    method_kind,
+    uses_d,
+)
 
 KINDS = ("table2", "table3", "table4", "fig6", "fig7", "fig8")
-PLAIN_METHODS = ("scratch", "imagenet", "cl-real", "cl-all", "universal")
-GENERATOR_METHODS = ("ours", "cl-aug")
-PATCH_GENERATORS = ("patchshuffle", "randomcrop")
 SWEEPS = ("m", "d")
 IMAGENET_ENV = "SYNTHCL_IMAGENET_WEIGHTS"
 # Fields a spec may not set: the runner derives them from the cell.
@@ -74,27 +78,25 @@ RUNNER_OWNED = {"pretrain": ("data", "n", "mode", "generator", "seed", "out", "r
 _OWNED = {"pretrain": set(RUNNER_OWNED["pretrain"]), "finetune": set(RUNNER_OWNED["finetune"]),
           "common": set(RUNNER_OWNED["pretrain"]) | set(RUNNER_OWNED["finetune"])}
 DATA_KEYS = ("format", "image_size", "allow_pickle", "split_seed")
-# Per mode, PretrainConfig fields reset to their defaults because the mode ignores them.
-UNUSED_BY_MODE = {"cl-real": ("generator", "d", "m", "universal_size"),
-                  "cl-all": ("generator", "d", "m", "universal_size"),
-                  "universal": ("generator", "d", "m"),
-                  "cl-aug": ("m", "universal_size"),
-                  "ours": ("universal_size",)}
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
 class Method:
-    """A row of the tables: ``kind`` is scratch | imagenet | cl-real | cl-all | universal | ours |
-    cl-aug; ``generator`` the f_S of ours / cl-aug."""
+    """A row of the tables: a declared method kind (:mod:`synthcl.pretraining.methods`) and, for
+    kinds that take one, the generator f_S."""
 
     name: str
     kind: str
     generator: str | None = None
 
     @property
+    def declared(self) -> MethodKind:
+        return method_kind(self.kind)
+
+    @property
     def pretrains(self) -> bool:
-        return self.kind not in ("scratch", "imagenet")
+        return self.declared.pretrains
 
     @property
     def slug(self) -> str:
@@ -102,34 +104,31 @@ class Method:
 
     def swept_by(self, sweep: str) -> bool:
         """Whether a sweep of ``m`` or ``d`` changes this method's pre-training."""
-        if sweep == "m":
-            return self.kind == "ours"
-        return self.kind in GENERATOR_METHODS and uses_d(self.generator or "")
-
-
-def uses_d(generator: str) -> bool:
-    """Whether a generator (or any part of a mix) is a patch generator that takes D."""
-    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
-    return any(p in PATCH_GENERATORS for p in parts)
+        if sweep not in self.declared.sweeps:
+            return False
+        return sweep != "d" or uses_d(self.generator or "")
 
 
 def parse_method(name: str, where: str = "") -> Method:
     name = str(name).strip()
-    if name in PLAIN_METHODS:
-        return Method(name, name)
     kind, sep, generator = name.partition(":")
-    if kind in GENERATOR_METHODS and sep and generator:
+    declared = METHODS.get(kind)
+    if declared and not declared.takes_generator and not sep:
+        return Method(name, kind)
+    if declared and declared.takes_generator and sep and generator:
         _check_generator(generator, f"{where}method {name}")
         return Method(name, kind, generator)
+    plain = [k for k, m in METHODS.items() if not m.takes_generator]
+    with_generator = [f"{k}:<generator>" for k, m in METHODS.items() if m.takes_generator]
     raise SynthclError(
-        f"{where}method '{name}' is unknown; use one of {', '.join(PLAIN_METHODS)}, "
-        f"ours:<generator>, cl-aug:<generator> (generator e.g. randomcrop, mix:randomcrop+gpnn)")
+        f"{where}method '{name}' is unknown; use one of {', '.join(plain + with_generator)} "
+        f"(generator e.g. randomcrop, mix:randomcrop+gpnn)")
 
 
 def _check_generator(generator: str, where: str) -> None:
     from synthcl.generators import GENERATORS
 
-    parts = generator[4:].split("+") if generator.startswith("mix:") else [generator]
+    parts = generator_parts(generator)
     bad = [p for p in parts if p not in GENERATORS or p.startswith("mix:")]
     if bad or (generator.startswith("mix:") and len(parts) < 2):
         raise SynthclError(f"{where}: generator '{generator}' is unknown; use one of "

@@ -4,9 +4,9 @@
 (``PretrainConfig``) stays free of torch (the CLI builds its parser from them).
 """
 
-from synthcl.pretraining.config import MODES, PretrainConfig
+from synthcl.pretraining.config import PretrainConfig
 
-__all__ = ["MODES", "PretrainConfig", "PretrainResult", "pretrain"]
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain"]
 
 
 def __getattr__(name: str):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODES = ("ours", "cl-real", "cl-all", "cl-aug", "universal")
 SIZINGS = ("fair", "literal")
 # Settings that change how a run is executed, never what it computes: a resumed run and a run
 # shared by several experiment cells may differ in them.

@@ -25,8 +25,8 @@ from typing import Protocol
 import torch
 
 from synthcl.data import BalancedSample, ImageData
-from synthcl.errors import SynthclError
-from synthcl.pretraining.config import MODES, PretrainConfig
+from synthcl.pretraining.config import PretrainConfig
+from synthcl.pretraining.methods import instances_of
 from synthcl.synthetic.deadleaves import dead_leaves
 from synthcl.utils.seeding import derive_seed
 
@@ -97,28 +97,46 @@ def synthetic_set(config: PretrainConfig, sources: torch.Tensor, m: int, seed: i
                         cache_dir=config.cache_dir)
 
 
-def build_sources(config: PretrainConfig, data: ImageData, sample: BalancedSample) -> Sources:
-    """The instance set of ``config.mode`` (see the module's table)."""
+def synthetic_images(config: PretrainConfig, data: ImageData, sample: BalancedSample) -> Sources:
+    """``ours``: M synthetic images f_S(x_i) per sampled source; held out: fresh copies."""
     real = images_of(sample.all)
-    mode = config.mode
-    if mode == "ours":
-        train = synthetic_set(config, real, config.m, config.seed)
-        copies = math.ceil(HELD_OUT / len(real))
-        held = synthetic_set(config, real, copies, derive_seed(config.seed, "held-out"))
-        return Sources(train, None, held.batch(torch.arange(min(HELD_OUT, len(held)))))
-    if mode in ("cl-real", "cl-aug"):
-        view_generator = fs_generator(config) if mode == "cl-aug" else None
-        return Sources(TensorSource(real), view_generator, real[:HELD_OUT])
-    if mode == "cl-all":
-        train = TensorSource(images_of(data.splits["train"]))
-        val = data.splits.get("val")
-        if val is not None and len(val):
-            return Sources(train, None, images_of(val)[:HELD_OUT])
-        return Sources(train, None, real[:HELD_OUT])
-    if mode == "universal":
-        _, h, w = real.shape[1:]
-        train = DeadLeavesSource(config.universal_size, config.seed, h, w)
-        held = train.batch(torch.arange(config.universal_size,
-                                        config.universal_size + HELD_OUT))
-        return Sources(train, None, held)
-    raise SynthclError(f"--mode {mode}: unknown; choose one of {', '.join(MODES)}")
+    train = synthetic_set(config, real, config.m, config.seed)
+    copies = math.ceil(HELD_OUT / len(real))
+    held = synthetic_set(config, real, copies, derive_seed(config.seed, "held-out"))
+    return Sources(train, None, held.batch(torch.arange(min(HELD_OUT, len(held)))))
+
+
+def real_images(config: PretrainConfig, data: ImageData, sample: BalancedSample) -> Sources:
+    """``cl-real``: the N sampled real images."""
+    real = images_of(sample.all)
+    return Sources(TensorSource(real), None, real[:HELD_OUT])
+
+
+def augmented_real_images(config: PretrainConfig, data: ImageData, sample: BalancedSample
+                          ) -> Sources:
+    """``cl-aug``: the N sampled real images, f_S applied afresh to each view."""
+    real = images_of(sample.all)
+    return Sources(TensorSource(real), fs_generator(config), real[:HELD_OUT])
+
+
+def training_split(config: PretrainConfig, data: ImageData, sample: BalancedSample) -> Sources:
+    """``cl-all``: every image of the training split; held out: the validation split."""
+    train = TensorSource(images_of(data.splits["train"]))
+    val = data.splits.get("val")
+    held = images_of(val)[:HELD_OUT] if val is not None and len(val) else \
+        images_of(sample.all)[:HELD_OUT]
+    return Sources(train, None, held)
+
+
+def dead_leaves_images(config: PretrainConfig, data: ImageData, sample: BalancedSample
+                       ) -> Sources:
+    """``universal``: ``universal_size`` dead-leaves images; held out: those past the set."""
+    _, h, w = images_of(sample.all).shape[1:]
+    train = DeadLeavesSource(config.universal_size, config.seed, h, w)
+    held = train.batch(torch.arange(config.universal_size, config.universal_size + HELD_OUT))
+    return Sources(train, None, held)
+
+
+def build_sources(config: PretrainConfig, data: ImageData, sample: BalancedSample) -> Sources:
+    """The instance set of ``config.mode`` (see :mod:`synthcl.pretraining.methods`)."""
+    return instances_of(config.mode)(config, data, sample)

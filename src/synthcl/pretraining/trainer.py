@@ -37,8 +37,9 @@ from synthcl.errors import SynthclError
 from synthcl.models import ARCHS, backbone_state_dict, build_backbone, normalize
 from synthcl.pretraining.augment import Augment
 from synthcl.pretraining.checkpoint import check_same_run, restore_rng, rng_state
-from synthcl.pretraining.config import MODES, SIZINGS, PretrainConfig
+from synthcl.pretraining.config import SIZINGS, PretrainConfig
 from synthcl.pretraining.distributed import Processes, setup, shuffled_keys
+from synthcl.pretraining.methods import modes
 from synthcl.pretraining.moco import MoCo
 from synthcl.pretraining.monitor import Monitor
 from synthcl.pretraining.runlog import RunLog
@@ -79,8 +80,8 @@ class PretrainResult:
 
 def validate(config: PretrainConfig) -> None:
     problems = []
-    if config.mode not in MODES:
-        problems.append(f"--mode {config.mode}: choose one of {', '.join(MODES)}")
+    if config.mode not in modes():
+        problems.append(f"--mode {config.mode}: choose one of {', '.join(modes())}")
     if config.arch not in ARCHS:
         problems.append(f"--arch {config.arch}: choose one of {', '.join(ARCHS)}")
     if config.sizing not in SIZINGS:
