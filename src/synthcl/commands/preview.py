@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from synthcl.commands.generate import generator_from_args
     from synthcl.data.cli import load_from_args
     from synthcl.errors import SynthclError
+    from synthcl.pretraining.methods import uses_d
     from synthcl.preview import save_preview
     from synthcl.synthetic.sets import synthesize
     from synthcl.utils.devices import resolve_device
@@ -62,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     source_index = torch.arange(k).repeat_interleave(args.m)
     copy = torch.arange(args.m).repeat(k)
     synthetic = synthesize(sources, generator, args.seed, source_index, copy, device).cpu()
-    uses_d = "patchshuffle" in generator.name or "randomcrop" in generator.name
-    d = f", D={args.d}" if uses_d else ""
+    d = f", D={args.d}" if uses_d(args.generator) else ""
     title = f"{data.name}: {generator.name}{d} (seed {args.seed})"
     save_preview(sources, synthetic.view(k, args.m, *sources.shape[1:]), args.out, title)
     print(f"wrote {args.out}: {k} source images x {args.m} synthetic images ({generator.name})")
