@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from synthcl.errors import SynthclError
+from synthcl.generators.base import SyntheticGenerator
 from synthcl.generators.rigid import row_source
 
 CHUNK_BYTES = 2 << 20     # source bytes staged at once on the CPU (fastest of 0.5-8 MiB)
@@ -39,6 +41,19 @@ def patch_size(d: int, height: int, width: int, name: str) -> tuple[int, int]:
             f"{name}: D={d} is too large for {height}x{width} images (patches of "
             f"{height // d}x{width // d} pixels); choose D <= {min(height, width)}")
     return height // d, width // d
+
+
+class PatchGenerator(SyntheticGenerator):
+    """A generator of D x D patch grids (PatchShuffle, RandomCrop): ``d`` is its one parameter."""
+
+    def __init__(self, d: int = 4) -> None:
+        self.d = check_divisions(d, self.name)
+
+    def params(self) -> dict[str, Any]:
+        return {"d": self.d}
+
+    def check_size(self, height: int, width: int) -> None:
+        patch_size(self.d, height, width, self.name)
 
 
 @dataclass(frozen=True)

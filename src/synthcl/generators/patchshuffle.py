@@ -16,26 +16,15 @@ Fast: every output row of a patch is copied whole from a staging buffer
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import Tiles, check_divisions, patch_size, tile_rows
+from synthcl.generators.base import Draws, draws_to
+from synthcl.generators.grid import PatchGenerator, Tiles, patch_size, tile_rows
 from synthcl.generators.rigid import draw_transforms
 
 
-class PatchShuffle(SyntheticGenerator):
+class PatchShuffle(PatchGenerator):
     name = "patchshuffle"
-
-    def __init__(self, d: int = 4) -> None:
-        self.d = check_divisions(d, self.name)
-
-    def params(self) -> dict[str, Any]:
-        return {"d": self.d}
-
-    def check_size(self, height: int, width: int) -> None:
-        patch_size(self.d, height, width, self.name)
 
     def draw(self, batch: int, channels: int, height: int, width: int,
              generator: torch.Generator) -> Draws:

@@ -17,26 +17,16 @@ image, each with one ``index_select``; no Python loop over patches or images.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
-from synthcl.generators.base import Draws, SyntheticGenerator, draws_to
-from synthcl.generators.grid import Tiles, check_divisions, patch_size, tile_rows, windows
+from synthcl.generators.base import Draws, draws_to
+from synthcl.generators.grid import PatchGenerator, Tiles, patch_size, tile_rows, windows
 from synthcl.generators.rigid import draw_transforms
 
 
-class RandomCrop(SyntheticGenerator):
+class RandomCrop(PatchGenerator):
     name = "randomcrop"
-
-    def __init__(self, d: int = 4) -> None:
-        self.d = check_divisions(d, self.name)
-
-    def params(self) -> dict[str, Any]:
-        return {"d": self.d}
-
-    def check_size(self, height: int, width: int) -> None:
-        patch_size(self.d, height, width, self.name)
 
     def layout(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(patch height, patch width, tile rows, tile columns) for images of this size."""
