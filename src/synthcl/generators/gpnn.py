@@ -47,14 +47,14 @@ move less and less, so a query's previous nearest key is reused when it provably
 d1, d2 the distances to the nearest and second-nearest key and m how far the query patch moved
 (L2), every other key is at least d2 - m away from the moved query (triangle inequality), so the
 old key stays the nearest whenever the moved query's exact distance to it is below d2 - m (the
-lower bound is carried over iterations and kept conservative by a 1e-3 tolerance on squared
-distances). Only the other queries are searched again. When an iteration picks exactly the
-neighbours of the previous one, the output is a fixed point and the remaining iterations of the
-level are skipped. Both give the same output as the plain loop. Tried and not kept (exact, but no
-faster on CPU, measured): lower bounds from a PCA projection of the patches plus the norm of the
-rest (the passes over the bound matrix cost about as much as the 147-dimensional product itself,
-and on smooth images the bounds prune little), and shortlists of 4-8 neighbours per query (20-26%
-fewer queries searched again, paid back in gathering their distances).
+lower bound is carried over iterations and kept conservative by giving up 4e-6 of |q|^2 + max
+|k|^2 on squared distances, above their float32 rounding). Only the other queries are searched
+again. When an iteration picks exactly the neighbours of the previous one, the output is a fixed
+point and the remaining iterations of the level are skipped. Both give the same output as the plain
+loop. Tried and not kept (exact, but no faster on CPU, measured): lower bounds from a PCA projection
+of the patches plus the norm of the rest (the passes over the bound matrix cost about as much as the
+147-dimensional product itself, and on smooth images the bounds prune little), and shortlists of 4-8
+neighbours per query (20-26% fewer queries searched again, paid back in gathering their distances).
 
 Many outputs of one source are generated together: ``apply`` groups identical source images,
 builds their pyramid, keys and values once, and runs the outputs' queries through the same
@@ -79,7 +79,7 @@ from synthcl.generators.nearest import Keys, Neighbours, nearest
 from synthcl.generators.resize import resize
 
 PATCH_ELEMENTS = 1 << 25
-SQDIST_TOLERANCE = 1e-3
+SQDIST_TOLERANCE = 4e-6
 FOLD_STD = 1.7              # the official Gaussian fold weights, on patch offsets in [-1, 1]
 RESIZERS = ("cubic", "bilinear")
 FOLDS = ("gaussian", "mean")
@@ -246,14 +246,17 @@ class _Bounds:
     """Nearest-key index per query and a lower bound ``far`` on its L2 distance to any other key
     (``None`` when not tracked)."""
 
-    def __init__(self, found: Neighbours) -> None:
+    def __init__(self, found: Neighbours, tolerance: torch.Tensor) -> None:
         self.index = found.index
         self.far = (None if found.second is None
-                    else (found.second - SQDIST_TOLERANCE).clamp_(min=0).sqrt())
+                    else (found.second - tolerance).clamp_(min=0).sqrt())
 
     @classmethod
     def search(cls, queries: torch.Tensor, keys: Keys, track: bool) -> _Bounds:
-        return cls(nearest(queries, keys, second=track))
+        """Exact search; the bound gives up ``SQDIST_TOLERANCE`` of the squared norms (above
+        float32 rounding of the distances) so that reuse never decides a near-tie."""
+        scale = queries.square().sum(1) + keys.sqnorm[:len(keys)].max()
+        return cls(nearest(queries, keys, second=track), SQDIST_TOLERANCE * scale)
 
     def refresh(self, queries: torch.Tensor, motion: torch.Tensor, keys: Keys,
                 track: bool) -> None:

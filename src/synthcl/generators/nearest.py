@@ -1,8 +1,9 @@
 """Exact nearest neighbours between two sets of vectors by tiled matrix products.
 
-Squared L2 distances are ``|q|^2 + |k|^2 - 2 q.k``; the product is one ``addmm`` per tile of
-queries, and tiles hold at most ``TILE_ELEMENTS`` distances, so memory stays bounded whatever the
-number of queries. Optional per-key weights multiply the distances (GPNN's completeness term).
+Squared L2 distances are ``|q|^2 + |k|^2 - 2 q.k``; ``|k|^2 - 2 q.k`` is one matrix product per
+tile of queries (keys augmented with their squared norm, so no separate pass adds it), and tiles
+hold at most ``TILE_ELEMENTS`` distances, so memory stays bounded whatever the number of queries.
+Optional per-key weights multiply the distances (GPNN's completeness term).
 
 The minimum of each row is found in two steps: the minimum of every block of ``BLOCK``
 consecutive keys (one fast ``amin`` over the tile), then the exact position inside the best block
@@ -23,7 +24,9 @@ BLOCK = 128
 
 
 class Keys:
-    """Keys (P, d) prepared once for many searches: padded to whole blocks, squared norms."""
+    """Keys (P, d) prepared once for many searches, padded to whole blocks with infinitely distant
+    dummies: ``vectors``, squared norms ``sqnorm`` and ``augmented`` rows ``[-2 k, |k|^2]``, so
+    that one product with a query row ``[q, 1]`` gives ``|k|^2 - 2 q.k``."""
 
     def __init__(self, keys: torch.Tensor) -> None:
         self.count = len(keys)
@@ -31,6 +34,7 @@ class Keys:
         self.vectors = torch.cat([keys, keys.new_zeros((padding, keys.shape[1]))])
         norms = torch.linalg.vector_norm(keys, dim=1).square_()
         self.sqnorm = torch.cat([norms, norms.new_full((padding,), float("inf"))])
+        self.augmented = torch.cat([-2 * self.vectors, self.sqnorm[:, None]], 1)
 
     def __len__(self) -> int:
         return self.count
@@ -58,7 +62,7 @@ def nearest(queries: torch.Tensor, keys: Keys | torch.Tensor, weights: torch.Ten
     for start in range(0, len(queries), rows):
         q = queries[start:start + rows]
         q_sqnorm = torch.linalg.vector_norm(q, dim=1).square_()
-        scores = torch.addmm(keys.sqnorm, q, keys.vectors.T, alpha=-2)   # |k|^2 - 2 q.k
+        scores = torch.cat([q, q.new_ones((len(q), 1))], 1) @ keys.augmented.T  # |k|^2 - 2q.k
         if weights is not None:
             scores = (scores + q_sqnorm[:, None]) * weights
         best, where, next_best = _smallest(scores, second)
