@@ -52,7 +52,7 @@ def test_compare_on_an_image_folder_ends_with_a_verdict_and_writes_report(tmp_pa
     verdict = printed[-2]
     assert verdict.startswith("Ours (RC) - Scratch: ") and "balanced-accuracy points [" in verdict
     assert "over 2 seeds; linear probe " in verdict and "kNN probe" in verdict
-    assert printed[-5].startswith("balanced accuracy (fine-tuned): Scratch ")
+    assert printed[-5].startswith("Balanced accuracy (fine-tuned): Scratch ")
     assert "always the majority class scores accuracy" in printed[-5]
     report = (out / "report.md").read_text()
     assert report.startswith("# synthcl compare") and "## Verdict" in report

@@ -42,13 +42,13 @@ class Measure:
 
 
 MEASURES = (
-    Measure("balanced_accuracy", "balanced accuracy (fine-tuned)", _metric("balanced_accuracy")),
-    Measure("accuracy", "accuracy (fine-tuned, the paper's metric)", _metric("accuracy")),
-    Measure("linear", "linear probe (balanced accuracy)", _probe("linear")),
+    Measure("balanced_accuracy", "Balanced accuracy (fine-tuned)", _metric("balanced_accuracy")),
+    Measure("accuracy", "Accuracy (fine-tuned, the paper's metric)", _metric("accuracy")),
+    Measure("linear", "Linear probe (balanced accuracy)", _probe("linear")),
     Measure("knn", "kNN probe (balanced accuracy)", _probe("knn")),
 )
 RANDOM_PROBES = (
-    Measure("linear_random", "linear probe of the random backbone", _probe("linear", "random")),
+    Measure("linear_random", "Linear probe of the random backbone", _probe("linear", "random")),
     Measure("knn_random", "kNN probe of the random backbone", _probe("knn", "random")),
 )
 BY_NAME = {m.name: m for m in MEASURES + RANDOM_PROBES}
@@ -148,7 +148,7 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
         rows.append(["*random backbone*"] + [
             summary(by_seed([r for m in methods for r in records_of(m, d, n)], random))
             for d, n in columns])
-        lines += [f"#### {measure.label.capitalize()} [%] (mean ± std over seeds)", ""]
+        lines += [f"#### {measure.label} [%] (mean ± std over seeds)", ""]
         lines += markdown_table(header, rows) + [""]
         if base in methods:
             diffs = []
@@ -160,7 +160,7 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
                 if any(cells):
                     diffs.append([label_of(m)] + [c.text() if c else "—" for c in cells])
             if diffs:
-                lines += [f"#### {measure.label.capitalize()}: method − {label_of(base)} "
+                lines += [f"#### {measure.label}: method − {label_of(base)} "
                           f"[points, 95% CI]", ""]
                 lines += markdown_table([f"Method − {label_of(base)}"] + header[1:], diffs)
                 lines.append("")
