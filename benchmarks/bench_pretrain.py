@@ -4,21 +4,32 @@ plain way, measured in the same run.
 ``--compare pipeline`` (default): the synthcl loop (f_CL vectorised over the batch on tensors,
 on the training device) against the reference MoCo code's way (PIL per-image augmentation in
 DataLoader worker processes, then the same MoCo step). Also the data pipelines alone.
-``--compare precision``: the synthcl loop with bf16 autocast + channels_last against both off
-(CUDA only).
+``--compare precision``: the synthcl loop with bf16 autocast + channels_last against both off.
+``--compare lightly``: the synthcl loop (its defaults: bf16 + channels_last where the CPU has native
+bf16) against lightly's MoCo v2 loop written as its examples do it (``MoCoV2Transform`` in a
+DataLoader with worker processes, ``MoCoProjectionHead``, ``NTXentLoss`` with a memory bank,
+``update_momentum``, fp32, SGD), on the same images, ResNet-18 and queue; whole loops (data
+production included) timed over ``--steps`` steps after ``--warmup``. Needs ``pip install
+lightly``; without it the lightly rows are skipped with a message.
 
 The images are random uint8 arrays held in memory (content does not change the cost of either
-pipeline; no file decoding is timed). Full loops: medians over ``--steps`` timed steps after
-``--warmup``; views alone: the total time of 20 batches, after the DataLoader's prefetch queue has
-been emptied (so the plain rate is its workers' production rate).
+pipeline; no file decoding is timed), or with ``--data`` that dataset, decoded at load. Full
+loops (pipeline, precision): medians over ``--steps`` timed steps after ``--warmup``; views
+alone: the total time of 20 batches, after the DataLoader's prefetch queue has been emptied (so
+the plain rate is its workers' production rate).
 
     python benchmarks/bench_pretrain.py                       # CPU: R18@32 and R50@96
     python benchmarks/bench_pretrain.py --device cuda --cases resnet50:224:128 --compare precision
+    python benchmarks/bench_pretrain.py --compare lightly --cases resnet18:64:128 \
+        --data ../shared/data/pcam --threads 1 --workers 2 --steps 6 [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
+import os
 import statistics
 import tempfile
 import time
@@ -28,11 +39,16 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision import transforms
 
-from synthcl.data import ImageData, Split
+from synthcl.data import ImageData, Split, load_dataset
+from synthcl.models import build_backbone
 from synthcl.models.resnet import IMAGENET_MEAN, IMAGENET_STD
 from synthcl.pretraining import PretrainConfig
 from synthcl.pretraining.distributed import setup
+from synthcl.pretraining.schedule import prefetched
 from synthcl.pretraining.trainer import Trainer
+
+NO_LIGHTLY = ("lightly is not installed: the lightly rows are skipped (pip install lightly, "
+              "which keeps the installed torch and torchvision)")
 
 
 class PILBlur:
@@ -63,7 +79,7 @@ class TwoViews(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         image = Image.fromarray(self.images[index])
-        return self.transform(image), self.transform(image)
+        return self.transform(image), self.transform(image), index
 
 
 def noise_data(count: int, size: int) -> ImageData:
@@ -95,9 +111,127 @@ def total_rate(step, batch: int, sync, count: int = 20) -> float:
     return count * batch / (time.perf_counter() - t0)
 
 
+def loop_rate(step, batch: int, steps: int, warmup: int, sync) -> float:
+    """Instances/s of a whole loop: ``steps`` calls of ``step()`` after ``warmup``."""
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def synthcl_step(trainer: Trainer, workers: int):
+    """One step of the synthcl loop as ``Trainer.run`` drives it: batches made ``workers``
+    steps ahead in threads, one ``float(loss)`` per step."""
+    batches = prefetched(trainer.make_batch, range(10**9), workers)
+
+    def step() -> float:
+        index, batch = next(batches)
+        return trainer.train_step(index, batch)
+    return step
+
+
+class LightlyViews(torch.utils.data.Dataset):
+    """The images as PIL images through lightly's ``MoCoV2Transform`` (two views)."""
+
+    def __init__(self, images: np.ndarray, size: int):
+        from lightly.transforms import MoCoV2Transform
+        self.images, self.transform = images, MoCoV2Transform(input_size=size)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        image = self.images[index]
+        image = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).convert("RGB")
+        return self.transform(image), 0
+
+
+class LightlyMoCo(torch.nn.Module):
+    """lightly's MoCo example model: backbone + ``MoCoProjectionHead``, momentum copies."""
+
+    def __init__(self, backbone: torch.nn.Module, feature_dim: int, dim: int = 128):
+        from lightly.models.modules import MoCoProjectionHead
+        from lightly.models.utils import deactivate_requires_grad
+        super().__init__()
+        self.backbone = backbone
+        self.projection_head = MoCoProjectionHead(feature_dim, feature_dim, dim)
+        self.backbone_momentum = copy.deepcopy(self.backbone)
+        self.projection_head_momentum = copy.deepcopy(self.projection_head)
+        deactivate_requires_grad(self.backbone_momentum)
+        deactivate_requires_grad(self.projection_head_momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection_head(self.backbone(x).flatten(start_dim=1))
+
+    def forward_momentum(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection_head_momentum(self.backbone_momentum(x).flatten(start_dim=1)
+                                             ).detach()
+
+
+def lightly_step(images: np.ndarray, arch: str, size: int, batch: int, queue: int, workers: int):
+    """One step of lightly's MoCo v2 loop as its examples write it (fp32, SGD lr 0.06,
+    momentum 0.99, NTXentLoss with a memory bank of ``queue`` keys)."""
+    from lightly.loss import NTXentLoss
+    from lightly.models.utils import update_momentum
+    backbone = build_backbone(arch, 64, None, (size, size))
+    model = LightlyMoCo(backbone, backbone.feature_dim)
+    criterion = NTXentLoss(temperature=0.2, memory_bank_size=(queue, 128))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.06)
+    loader = torch.utils.data.DataLoader(
+        LightlyViews(images, size), batch_size=batch, shuffle=True, drop_last=True,
+        num_workers=workers, persistent_workers=workers > 0)
+    batches = _forever(loader)
+
+    def step() -> float:
+        (x_query, x_key), _ = next(batches)
+        update_momentum(model.backbone, model.backbone_momentum, m=0.99)
+        update_momentum(model.projection_head, model.projection_head_momentum, m=0.99)
+        loss = criterion(model(x_query), model.forward_momentum(x_key))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return float(loss.detach())
+    return step
+
+
+def lightly_case(arch: str, size: int, batch: int, args, out_dir: str
+                 ) -> list[tuple[str, float, int | None]]:
+    """The synthcl loop (its defaults, then fp32) against lightly's, on the same images."""
+    data = (load_dataset(args.data, image_size=str(size)) if args.data
+            else noise_data(max(4 * batch, 256), size))
+    variants = [{"amp": True}, {"amp": False}] + ([{"compile": True}] if args.compile else [])
+    rows = []
+    for settings in variants:
+        ours = Trainer(PretrainConfig(mode="cl-all", arch=arch, width=64, steps=10**6,
+                                      batch_size=batch, queue_size=args.queue, device="cpu",
+                                      out=out_dir, **settings), data, setup("cpu"))
+        t0 = time.perf_counter()
+        rate = loop_rate(synthcl_step(ours, args.workers), batch, args.steps, args.warmup,
+                         lambda: None)
+        compiled = (f", compiled, {time.perf_counter() - t0 - args.steps * batch / rate:.0f} s "
+                    f"warm-up" if ours.config.compile else "")
+        rows.append((f"synthcl loop ({'bf16' if ours.amp else 'fp32'}, "
+                     f"{'channels_last' if ours.channels_last else 'NCHW'}{compiled})", rate,
+                     len(variants)))
+    if importlib.util.find_spec("lightly") is None:
+        print(NO_LIGHTLY)
+        return [(name, rate, None) for name, rate, _ in rows]
+    step = lightly_step(data.splits["train"].images, arch, size, batch,
+                        ours.config.queue_size, args.workers)
+    rows.append(("lightly MoCo v2 loop (fp32)",
+                 loop_rate(step, batch, args.steps, args.warmup, lambda: None), None))
+    return rows
+
+
 def bench_case(arch: str, size: int, batch: int, args, out_dir: str
                ) -> list[tuple[str, float, int | None]]:
     """Rows (name, instances/s, index of the row it is compared with)."""
+    if args.compare == "lightly":
+        return lightly_case(arch, size, batch, args, out_dir)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     data = noise_data(max(4 * batch, 256), size)
@@ -125,10 +259,10 @@ def bench_case(arch: str, size: int, batch: int, args, out_dir: str
     batches = iter(_forever(loader))
 
     def plain_step(i: int) -> None:
-        q, k = next(batches)
+        q, k, ids = next(batches)
         perm = torch.randperm(batch)
         ours.train_step(i, (q.to(device, non_blocking=True), k.to(device, non_blocking=True),
-                            perm))
+                            perm, ids.to(device)))
 
     rows.append(("plain loop (PIL in DataLoader workers)",
                  median_rate(plain_step, batch, args.steps, args.warmup, sync), None))
@@ -151,26 +285,37 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cases", default="resnet18:32:128,resnet50:96:32",
                         help="comma-separated arch:size:batch")
-    parser.add_argument("--compare", choices=("pipeline", "precision"), default="pipeline")
+    parser.add_argument("--compare", choices=("pipeline", "precision", "lightly"),
+                        default="pipeline")
+    parser.add_argument("--data", default=None,
+                        help="--compare lightly: dataset path (default: random images in memory)")
+    parser.add_argument("--queue", type=int, default=4096, help="--compare lightly: queue size")
+    parser.add_argument("--compile", action="store_true",
+                        help="--compare lightly: also the synthcl loop with compile=true")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (plain)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="DataLoader workers (plain, lightly); prefetch threads (synthcl, "
+                             "--compare lightly)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.compare == "precision" and args.device == "cpu":
-        parser.error("--compare precision needs --device cuda (bf16/channels_last are CUDA-only)")
+    if args.compare == "lightly" and args.device != "cpu":
+        parser.error("--compare lightly is the CPU comparison: drop --device")
+    timing = ("whole loops" if args.compare == "lightly" else "median of")
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"median of {args.steps} steps after {args.warmup} warm-up")
-    print(f"{'case':<22} {'loop':<42} {'instances/s':>12} {'ratio':>7}  (ratio: vs the next row)")
+          f"{timing} {args.steps} steps after {args.warmup} warm-up; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'case':<22} {'loop':<60} {'instances/s':>12} {'ratio':>7}  "
+          f"(ratio: vs the row marked ref)")
     with tempfile.TemporaryDirectory() as out_dir:
         for case in args.cases.split(","):
             arch, size, batch = case.split(":")
             rows = bench_case(arch, int(size), int(batch), args, out_dir)
             for name, rate, ref in rows:
                 ratio = f"{rate / rows[ref][1]:.2f}" if ref is not None else "ref"
-                print(f"{arch + '@' + size + ' b' + batch:<22} {name:<42} {rate:>12.1f} "
+                print(f"{arch + '@' + size + ' b' + batch:<22} {name:<60} {rate:>12.1f} "
                       f"{ratio:>7}")
 
 

@@ -40,6 +40,14 @@ def test_pretrain_benchmark_compares_with_the_plain_loop():
 
 
 @pytest.mark.slow
+def test_pretrain_benchmark_compares_with_lightly_or_says_it_is_missing():
+    out = run("bench_pretrain.py", "--compare", "lightly", "--cases", "resnet18:16:8",
+              "--steps", "1", "--warmup", "1", "--threads", "1", "--workers", "0")
+    assert "synthcl loop (" in out
+    assert "lightly MoCo v2 loop" in out or "lightly is not installed" in out
+
+
+@pytest.mark.slow
 def test_calibration_probes_a_finished_run(tmp_path):
     data = shared_path("pneumoniamnist", "pneumoniamnist.npz")
     out = run("calibrate_pretrain.py", "--out", str(tmp_path / "run"),

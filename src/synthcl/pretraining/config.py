@@ -8,7 +8,7 @@ SIZINGS = ("fair", "literal")
 # Settings that change how a run is executed, never what it computes: a resumed run and a run
 # shared by several experiment cells may differ in them.
 OPERATIONAL = ("out", "resume", "device", "workers", "checkpoint_every", "monitor_every",
-               "cache_dir")
+               "cache_dir", "compile")
 
 
 @dataclass
@@ -52,8 +52,9 @@ class PretrainConfig:
     seed: int = 0                      # seeds the N-image sample, the model and every draw
     device: str = "auto"               # auto | cpu | cuda[:k]
     amp: bool = True                   # bf16 autocast on CUDA and on CPUs with native bf16
-    channels_last: bool = True         # channels-last memory format (CUDA only)
+    channels_last: bool = True         # channels-last memory format (CUDA; CPU with bf16)
     deterministic: bool = False        # fp32, deterministic kernels (bit-exact resume on CPU)
+    compile: bool = False              # torch.compile (inductor) the forward; eager if it fails
     workers: int = 0                   # host threads/processes producing batches
     checkpoint_every: int = 500        # steps between checkpoints (also every ~5 minutes)
     monitor_every: int = 0             # steps between kNN probes; 0: 10 probes per run
