@@ -125,3 +125,10 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_epochs_count_passes_over_the_instances_at_the_batch_used():
+    sizing = fit_to_instances(config(epochs=2.0), 40)
+    assert (sizing.batch, sizing.queue, sizing.steps) == (20, 20, 4)
+    assert fit_to_instances(config(epochs=1.0), 40 * 64).steps == 40
+    assert fit_to_instances(config(epochs=1.0, sizing="literal"), 40).steps == 1

@@ -8,8 +8,9 @@ from pathlib import Path
 HELP = "pre-train a backbone with MoCo v2 (ours | cl-real | cl-all | cl-aug | universal)"
 
 OPTIONS = ["data", "format", "image_size", "allow_pickle", "split_seed", "mode", "generator",
-           "d", "n", "m", "arch", "width", "steps", "batch_size", "queue_size", "sizing", "lr", "amp", "seed",
-           "device", "out", "checkpoint_every", "init", "allow_unfinished", "resume"]
+           "d", "n", "m", "arch", "width", "steps", "epochs", "batch_size", "queue_size", "sizing",
+           "lr", "amp", "seed", "device", "out", "checkpoint_every", "init", "allow_unfinished",
+           "resume"]
 HELPS = {
     "data": "dataset file/folder or embedded name",
     "split_seed": "seed of the stratified test split of datasets without an official one",
@@ -24,6 +25,8 @@ HELPS = {
     "steps": "optimisation steps at --batch-size: the budget is steps x batch-size pairs",
     "batch_size": "global batch (instances per step, over all processes); at most, under fair "
                   "sizing",
+    "epochs": "passes over the instances instead of --steps (the paper: 400); steps = "
+              "ceil(epochs x instances / batch)",
     "queue_size": "negative keys in the MoCo queue; at most, under fair sizing",
     "sizing": "fair: batch <= instances/2, queue <= instances - batch, steps scaled to the same "
               "pairs (no instance repeats in a batch or is its own negative) | literal: as given",

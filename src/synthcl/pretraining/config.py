@@ -41,6 +41,7 @@ class PretrainConfig:
     allow_unfinished: bool = False     # accept an --init pre-training that has not finished
     # optimisation
     steps: int = 2000                  # at batch_size; fair sizing keeps steps x batch_size pairs
+    epochs: float | None = None        # instead of steps: passes over the instances
     batch_size: int = 128              # at most; "fair" sizing caps it (see sizing)
     sizing: str = "fair"               # fair: batch <= instances/2, queue <= instances - batch,
     #                                    same pairs; literal: batch_size and queue_size as given

@@ -17,6 +17,7 @@ the loss still masks a query's own instance in the queue.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,11 @@ class Sizing:
 def fit_to_instances(config, instances: int, world: int = 1) -> Sizing:
     """The sizing of ``config`` (a ``PretrainConfig``) for a set of ``instances``, over
     ``world`` processes (the batch stays a multiple of ``world``)."""
+    if config.epochs is not None:            # passes over this set, at the batch it will use
+        batch = config.batch_size if config.sizing == "literal" else \
+            min(config.batch_size, instances // 2) // world * world
+        steps = max(1, math.ceil(config.epochs * instances / max(batch, 1)))
+        config = dataclasses.replace(config, steps=steps, batch_size=batch, epochs=None)
     asked = Sizing(config.batch_size, config.queue_size, config.steps, config.warmup_steps)
     if config.sizing == "literal":
         return asked

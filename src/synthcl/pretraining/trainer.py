@@ -84,6 +84,9 @@ def validate(config: PretrainConfig) -> None:
         problems.append(f"--mode {config.mode}: choose one of {', '.join(modes())}")
     if config.arch not in ARCHS:
         problems.append(f"--arch {config.arch}: choose one of {', '.join(ARCHS)}")
+    if config.epochs is not None and not 0 < config.epochs < math.inf:
+        problems.append(f"epochs {config.epochs}: must be positive (or leave it out and give "
+                        f"--steps)")
     if config.sizing not in SIZINGS:
         problems.append(f"sizing {config.sizing}: choose one of {', '.join(SIZINGS)}")
     if config.optimizer not in ("adam", "sgd"):
