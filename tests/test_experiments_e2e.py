@@ -97,7 +97,7 @@ def test_list_cells_then_two_cells_in_separate_processes_merge_in_report(tmp_pat
                      "tiny.mini.elpv.N8.scratch.s0.json"]
     assert not db.exists()                  # --list-cells and --cell never write the database
     out = tmp_path / "report"
-    assert report_command.run(argparse.Namespace(db=str(db), out=str(out), print_=False,
+    assert report_command.run(argparse.Namespace(results=str(db), out=str(out), print_=False,
                                                  previews=False)) == 0
     main = (out / "report.md").read_text().split("### Test accuracy")[1].split("###")[0]
     rows = {line.split(" | ")[0].strip("| "): line for line in main.splitlines()

@@ -52,6 +52,7 @@ def recording_trainer(monkeypatch, calls):
     trainer.config = SimpleNamespace(lr=0.1, warmup_steps=0, steps=10)
     trainer.procs, trainer.device, trainer.amp = ONE, torch.device("cpu"), False
     trainer.model, trainer.query_net = model, model.encoder_q
+    trainer.encode = trainer.encode_eager
     trainer.optimizer = torch.optim.SGD(model.encoder_q.parameters(), lr=0.1)
 
     def wrap(owner, name):
