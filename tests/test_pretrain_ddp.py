@@ -1,6 +1,7 @@
 """Two processes (torchrun, gloo, CPU) agree with one process on the same global batch.
 
-Tolerance: parameters within 1e-4 (absolute) after 4 Adam steps. The two runs see the same
+Tolerance: parameters within 1e-4 (absolute) after 4 Adam steps in fp32 (bf16 rounds keys to 3
+significant digits, far above the sum-order differences checked here). The two runs see the same
 instances, views, shuffle-BN groups and queue; they differ only in the order floating-point sums
 are taken (gradients are averaged over processes by DistributedDataParallel). The ``--`` after
 ``-m`` keeps torchrun from reading synthcl's ``--n`` as an abbreviation of its own options.
@@ -20,7 +21,7 @@ TOLERANCE = 1e-4
 def options(data, out):
     return ["pretrain", "--data", str(data), "--image-size", "16", "--mode", "cl-real", "--n",
             "16", "--width", "8", "--steps", "4", "--batch-size", "8", "--seed", "5", "--device",
-            "cpu", "--out", str(out), "--set", "queue_size=8", "--set", "bn_splits=2"]
+            "cpu", "--out", str(out), "--set", "queue_size=8", "--set", "bn_splits=2", "--no-amp"]
 
 
 @pytest.mark.slow
