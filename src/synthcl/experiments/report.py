@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from synthcl.experiments import paper_numbers, stats
+from synthcl.experiments import paper_numbers, stats, verdict
 from synthcl.experiments.group import (
     REFERENCE,
     Entry,
@@ -119,21 +120,28 @@ def main_table(group: Group, notes: Footnotes) -> list[str]:
     return _table(header, rows)
 
 
+def per_method_table(group: Group, title: str, cell: Callable[[list[dict]], str | None]
+                     ) -> list[str]:
+    """One row per method (and swept value), one column per dataset and N: ``cell`` of the
+    finished records there (None: "—"); rows with nothing to show are left out."""
+    rows = []
+    for label, method, key in method_sweeps(group):
+        cells = [cell(_done(group, method, d, n, key)) for d, n, _ in group.columns]
+        if any(c is not None for c in cells):
+            rows.append([label] + [c if c is not None else "—" for c in cells])
+    return _table([title] + [col_label(d, n) for d, n, _ in group.columns], rows) if rows \
+        else []
+
+
 def balanced_table(group: Group) -> list[str]:
     """Balanced accuracy (mean of per-class recalls) and the test split's majority share, which
     plain accuracy reaches by predicting one class."""
-    rows = []
-    for method in group.methods:
-        row = [method_label(method)]
-        for dataset, n, _ in group.columns:
-            values = [100 * r["metrics"]["balanced_accuracy"]
-                      for r in group.entry(method, dataset, n).done.values()
-                      if "balanced_accuracy" in r["metrics"]]
-            s = stats.std(values) if values else None
-            row.append("—" if not values else f"{stats.mean(values):.1f}"
-                       + (f" ± {s:.1f}" if s is not None else ""))
-        if any(cell != "—" for cell in row[1:]):
-            rows.append(row)
+    def cell(done: list[dict]) -> str | None:
+        values = [100 * r["metrics"]["balanced_accuracy"] for r in done
+                  if "balanced_accuracy" in r["metrics"]]
+        return verdict.summary(dict(enumerate(values))) if values else None
+
+    table = per_method_table(group, "Method", cell)
     majority = []
     for dataset, _n, _ in group.columns:
         counts = next((r["metrics"].get("test_class_counts") for r in group.records
@@ -141,10 +149,8 @@ def balanced_table(group: Group) -> list[str]:
                        and r["metrics"].get("test_class_counts")), None)
         values = list(counts.values()) if isinstance(counts, dict) else counts
         majority.append(f"{100 * max(values) / sum(values):.1f}" if values else "—")
-    if not rows:
-        return []
-    return _table(["Method"] + [col_label(d, n) for d, n, _ in group.columns],
-                  rows + [["*test majority class share*"] + majority])
+    return table + ["| " + " | ".join(["*test majority class share*"] + majority) + " |"] \
+        if table else []
 
 
 def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[str]:
@@ -209,26 +215,16 @@ def per_seed_tables(group: Group) -> list[str]:
 
 def monitor_table(group: Group) -> list[str]:
     """kNN probe accuracy of the pre-trained features against random-init ones, mean over seeds."""
-    rows = []
-    for label, method, key in method_sweeps(group):
-        row, seen = [label], False
-        for dataset, n, _ in group.columns:
-            pairs = [((r["pretrain"] or {}).get("monitor") or {})
-                     for r in _done(group, method, dataset, n, key)]
-            pairs = [p for p in pairs if "knn_acc" in p and "knn_acc_random" in p]
-            if pairs:
-                seen = True
-                trained = stats.mean([100 * p["knn_acc"] for p in pairs])
-                random = stats.mean([100 * p["knn_acc_random"] for p in pairs])
-                row.append(f"{trained:.1f} vs {random:.1f}")
-            else:
-                row.append("—")
-        if seen:
-            rows.append(row)
-    if not rows:
-        return []
-    return _table(["Method (kNN: pre-trained vs random init)"]
-                  + [col_label(d, n) for d, n, _ in group.columns], rows)
+    def cell(done: list[dict]) -> str | None:
+        probes = [((r["pretrain"] or {}).get("monitor") or {}) for r in done]
+        probes = [p for p in probes if "knn_acc" in p and "knn_acc_random" in p]
+        if not probes:
+            return None
+        trained = stats.mean([100 * p["knn_acc"] for p in probes])
+        random = stats.mean([100 * p["knn_acc_random"] for p in probes])
+        return f"{trained:.1f} vs {random:.1f}"
+
+    return per_method_table(group, "Method (kNN: pre-trained vs random init)", cell)
 
 
 def pretraining_sizes(group: Group) -> list[str]:
@@ -250,27 +246,14 @@ def pretraining_sizes(group: Group) -> list[str]:
 
 
 def wall_table(group: Group) -> list[str]:
-    rows = []
-    for label, method, key in method_sweeps(group):
-        row, seen = [label], False
-        for dataset, n, _ in group.columns:
-            done = _done(group, method, dataset, n, key)
-            if not done:
-                row.append("—")
-                continue
-            seen = True
-            pre = [r["pretrain"]["wall_time_s"] for r in done if r.get("pretrain")]
-            ft = [r["metrics"].get("wall_time_s", 0.0) for r in done]
-            text = f"ft {_duration(stats.mean(ft))}"
-            if pre:
-                text = f"pre {_duration(stats.mean(pre))} + " + text
-            row.append(text)
-        if seen:
-            rows.append(row)
-    if not rows:
-        return []
-    return _table(["Method (pre-training + fine-tuning per cell)"]
-                  + [col_label(d, n) for d, n, _ in group.columns], rows)
+    def cell(done: list[dict]) -> str | None:
+        if not done:
+            return None
+        pre = [r["pretrain"]["wall_time_s"] for r in done if r.get("pretrain")]
+        text = f"ft {_duration(stats.mean([r['metrics'].get('wall_time_s', 0.0) for r in done]))}"
+        return f"pre {_duration(stats.mean(pre))} + {text}" if pre else text
+
+    return per_method_table(group, "Method (pre-training + fine-tuning per cell)", cell)
 
 
 def _done(group: Group, method: str, dataset: str, n: int, sweep_key: str) -> list[dict]:
