@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from synthcl.data import Split
 from synthcl.finetune.classifier import predict_logits
 from synthcl.finetune.metrics import classification_metrics
-from synthcl.pretraining.monitor import KNN_TEMPERATURE
+from synthcl.pretraining.monitor import knn_votes
 
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 NEIGHBOURS = (1, 3, 5, 7, 9, 11, 15, 19, 25)
@@ -97,17 +97,6 @@ def choose_linear(halves: Halves) -> tuple[LinearReadout, list[dict]]:
             best, best_key = readout, key
     assert best is not None
     return best, tried
-
-
-def knn_votes(train: torch.Tensor, train_labels: torch.Tensor, queries: torch.Tensor, k: int,
-              num_classes: int) -> torch.Tensor:
-    """(n, classes) similarity-weighted votes of the ``k`` nearest train features."""
-    mean = train.mean(0, keepdim=True)
-    train, queries = F.normalize(train - mean, dim=1), F.normalize(queries - mean, dim=1)
-    sim, idx = (queries @ train.T).topk(min(k, len(train)), dim=1)
-    votes = torch.zeros(len(queries), num_classes)
-    votes.scatter_add_(1, train_labels[idx], torch.exp(sim / KNN_TEMPERATURE))
-    return votes
 
 
 def choose_k(halves: Halves) -> tuple[int, list[dict]]:

@@ -52,17 +52,23 @@ def embed(net: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(out)
 
 
+def knn_votes(train: torch.Tensor, train_labels: torch.Tensor, queries: torch.Tensor, k: int,
+              num_classes: int) -> torch.Tensor:
+    """(n, classes) similarity-weighted votes of the ``k`` nearest train features, on features
+    centred on the train mean and L2-normalised."""
+    mean = train.mean(dim=0, keepdim=True)
+    train, queries = F.normalize(train - mean, dim=1), F.normalize(queries - mean, dim=1)
+    sim, idx = (queries @ train.T).topk(min(k, len(train)), dim=1)
+    votes = torch.zeros(len(queries), num_classes, device=queries.device)
+    votes.scatter_add_(1, train_labels.to(queries.device)[idx], torch.exp(sim / KNN_TEMPERATURE))
+    return votes
+
+
 def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor,
                  test_labels: torch.Tensor, k: int = 20, num_classes: int | None = None) -> float:
-    """Accuracy of a similarity-weighted kNN vote over features centred on the train mean and
-    L2-normalised."""
+    """Accuracy of the kNN vote (:func:`knn_votes`) on ``test``."""
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
-    k = min(k, len(train))
-    mean = train.mean(dim=0, keepdim=True)
-    train, test = F.normalize(train - mean, dim=1), F.normalize(test - mean, dim=1)
-    sim, idx = (test @ train.T).topk(k, dim=1)
-    votes = torch.zeros(len(test), num_classes, device=test.device)
-    votes.scatter_add_(1, train_labels.to(test.device)[idx], torch.exp(sim / KNN_TEMPERATURE))
+    votes = knn_votes(train, train_labels, test, k, num_classes)
     return float((votes.argmax(1) == test_labels.to(test.device)).float().mean())
 
 
