@@ -21,7 +21,7 @@ the plain rate is its workers' production rate).
     python benchmarks/bench_pretrain.py                       # CPU: R18@32 and R50@96
     python benchmarks/bench_pretrain.py --device cuda --cases resnet50:224:128 --compare precision
     python benchmarks/bench_pretrain.py --compare lightly --cases resnet18:64:128 \
-        --data ../shared/data/pcam --threads 1 --workers 2 --steps 6 [--compile]
+        --data ../shared/data/pcam --threads 2 --steps 8 [--prefetch 1] [--compile]
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def lightly_case(arch: str, size: int, batch: int, args, out_dir: str
                                       batch_size=batch, queue_size=args.queue, device="cpu",
                                       out=out_dir, **settings), data, setup("cpu"))
         t0 = time.perf_counter()
-        rate = loop_rate(synthcl_step(ours, args.workers), batch, args.steps, args.warmup,
+        rate = loop_rate(synthcl_step(ours, args.prefetch), batch, args.steps, args.warmup,
                          lambda: None)
         compiled = (f", compiled, {time.perf_counter() - t0 - args.steps * batch / rate:.0f} s "
                     f"warm-up" if ours.config.compile else "")
@@ -295,8 +295,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2,
-                        help="DataLoader workers (plain, lightly); prefetch threads (synthcl, "
-                             "--compare lightly)")
+                        help="DataLoader worker processes of the plain and lightly loops")
+    parser.add_argument("--prefetch", type=int, default=0,
+                        help="--compare lightly: threads making synthcl's batches ahead (its "
+                             "pretraining setting workers; 0, inline, is its default)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
     if args.threads:

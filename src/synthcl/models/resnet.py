@@ -14,6 +14,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from synthcl.errors import SynthclError
+from synthcl.models.small_input_conv import use_small_input_convs
 
 ARCHS = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
 SMALL_STEM_BELOW = 64
@@ -59,6 +60,7 @@ class Backbone(ResNet):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        use_small_input_convs(self)
 
     def describe(self) -> dict:
         return {"arch": self.arch, "width": self.width, "small_stem": self.small_stem}
