@@ -97,6 +97,15 @@ def test_per_seed_validation_granularity_monitor_and_times(table2_db, tmp_path):
     assert "pre 2.0 min + ft 30 s" in text
 
 
+def test_the_header_says_which_seeds_have_done_cells(table2_db, tmp_path):
+    text = write_report(table2_db.path, tmp_path / "out").read_text()
+    assert "(seeds 0, 1, 2)" in text                     # every planned seed has a done cell
+    partial = ResultStore(tmp_path / "partial.db")
+    partial.put(record("scratch", 1, 60))
+    text = write_report(partial.path, tmp_path / "out2").read_text()
+    assert "Cells: 1 done (planned seeds 0, 1, 2, done cells in 1)" in text
+
+
 def test_stats_helpers():
     assert stats.t_quantile_975(2) == 4.303 and stats.t_quantile_975(45) == 2.021
     assert stats.std([1.0]) is None and math.isclose(stats.std([1.0, 3.0]), math.sqrt(2))

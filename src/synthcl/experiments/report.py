@@ -281,7 +281,11 @@ def _group_header(group: Group) -> list[str]:
     finished = [r["finished_at"] for r in done if r.get("finished_at")]
     compute = sum(r["wall_time_s"] or 0.0 for r in done)
     status = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
-    lines.append(f"Cells: {status} (seeds {', '.join(map(str, group.seeds))}); "
+    with_done = sorted({r["seed"] for r in done})
+    seeds = f"seeds {', '.join(map(str, group.seeds))}"
+    if with_done != sorted(group.seeds):
+        seeds = f"planned {seeds}, done cells in {', '.join(map(str, with_done)) or 'none'}"
+    lines.append(f"Cells: {status} ({seeds}); "
                  f"compute {_duration(compute)} summed over cells"
                  + (f", first start {min(started)}, last finish {max(finished)}"
                     if started and finished else "") + ".")
