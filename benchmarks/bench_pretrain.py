@@ -21,7 +21,7 @@ the plain rate is its workers' production rate).
     python benchmarks/bench_pretrain.py                       # CPU: R18@32 and R50@96
     python benchmarks/bench_pretrain.py --device cuda --cases resnet50:224:128 --compare precision
     python benchmarks/bench_pretrain.py --compare lightly --cases resnet18:64:128 \
-        --data ../shared/data/pcam --threads 2 --steps 8 [--prefetch 1] [--compile]
+        --data ../shared/data/pcam --threads 2 --steps 12 [--prefetch 1] [--compile]
 """
 
 from __future__ import annotations
