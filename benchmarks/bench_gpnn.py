@@ -92,9 +92,9 @@ def official_time(path: Path, source: torch.Tensor, outputs: int,
 
 def full_search_every_iteration() -> None:
     """Turn the neighbour reuse off: every iteration searches every query."""
-    def refresh(self, queries, motion, keys, track):
-        fresh = gpnn_module._Bounds.search(queries, keys, track)
-        self.index, self.far = fresh.index, fresh.far
+    def refresh(self, images, p, motion, keys, track):
+        fresh = gpnn_module._Bounds.search(gpnn_module._patches(images, p), keys, track)
+        self.index, self.near, self.far = fresh.index, fresh.near, fresh.far
 
     gpnn_module._Bounds.refresh = refresh
 

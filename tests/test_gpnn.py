@@ -15,7 +15,7 @@ from conftest import cuda, shared_path
 from synthcl.errors import SynthclError
 from synthcl.generators import build_generator
 from synthcl.generators import gpnn as gpnn_module
-from synthcl.generators.gpnn import GPNN, _fold_weights
+from synthcl.generators.gpnn import GPNN, _fold, _fold_weights, _patches, _patches_at
 from synthcl.generators.nearest import Keys, nearest
 from synthcl.generators.resize import resize
 
@@ -66,9 +66,9 @@ def test_pyramid_levels_follow_the_documented_rule():
 
 
 def _full_search_every_iteration(monkeypatch):
-    def refresh(self, queries, motion, keys, track):
-        fresh = gpnn_module._Bounds.search(queries, keys, track)
-        self.index, self.far = fresh.index, fresh.far
+    def refresh(self, images, p, motion, keys, track):
+        fresh = gpnn_module._Bounds.search(gpnn_module._patches(images, p), keys, track)
+        self.index, self.near, self.far = fresh.index, fresh.near, fresh.far
 
     monkeypatch.setattr(gpnn_module._Bounds, "refresh", refresh)
 
@@ -101,6 +101,23 @@ def test_reuse_and_fixed_point_stop_equal_the_plain_loop_on_pcam(pcam_test_image
     _full_search_every_iteration(monkeypatch)
     monkeypatch.setattr(gpnn_module, "_repeats", lambda index, last: False)
     assert torch.equal(fast, gen.apply(source, draws))
+
+
+@pytest.mark.parametrize("m", [1, 3])
+def test_patches_and_fold_give_the_bytes_of_unfold_and_fold(m):
+    """The strided patch copy and gather equal F.unfold's rows; the fold of gathered columns
+    equals F.fold of the same patches, bit for bit."""
+    g = torch.Generator().manual_seed(m)
+    images = torch.rand(m, 3, 23, 17, generator=g).transpose(2, 3).contiguous().transpose(2, 3)
+    cols = F.unfold(images, 7)
+    rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    assert torch.equal(_patches(images, 7), rows)
+    positions = torch.randperm(len(rows), generator=g)[:50]
+    assert torch.equal(_patches_at(images, 7, positions), rows[positions])
+    values = torch.randn(3 * 49, 40, generator=g)
+    index = torch.randint(0, 40, (len(rows),), generator=g)
+    plain = F.fold(values.T[index].view(m, -1, 3 * 49).transpose(1, 2), images.shape[2:], 7)
+    assert torch.equal(_fold(values.index_select(1, index), images.shape, 7), plain)
 
 
 def test_resize_matches_the_official_resizer():

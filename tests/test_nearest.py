@@ -48,3 +48,39 @@ def test_neighbours_of_real_patches_equal_a_float64_full_search(pcam_source):
         best = exact.min(1).values
         assert bool((chosen - best <= 1e-6 * scale).all()), float((chosen - best).max())
         assert (found.index == exact.argmin(1)).float().mean() > 0.99
+
+
+def _one_product_per_tile(queries: torch.Tensor, keys: Keys, rows: int):
+    """The plain search: one product per tile of ``rows`` queries, ``min`` and ``topk`` per row."""
+    index, dist, second = [], [], []
+    for start in range(0, len(queries), rows):
+        q = queries[start:start + rows]
+        q_sqnorm = torch.linalg.vector_norm(q, dim=1).square_()
+        scores = torch.cat([q, q.new_ones((len(q), 1))], 1) @ keys.augmented.T
+        best, where = scores.min(1)
+        index.append(where)
+        dist.append(best + q_sqnorm)
+        second.append(scores.topk(2, 1, largest=False).values[:, 1] + q_sqnorm)
+    return torch.cat(index), torch.cat(dist).clamp_(min=0), torch.cat(second).clamp_(min=0)
+
+
+@pytest.mark.parametrize(("count", "rows"), [(1000, 300), (1000, 333), (1000, 997), (1000, 3),
+                                             (1000, 2000), (5, 64), (263, 128)])
+@pytest.mark.parametrize("real", [False, True])
+def test_chunked_regrouped_search_equals_one_product_per_tile(count, rows, real, pcam_source):
+    """Products over chunks of keys and regrouped tiles (with their 1-6 row remainders alone) give
+    the plain search's bytes: indices, distances and second distances."""
+    g = torch.Generator().manual_seed(count + rows)
+    if real:
+        image = pcam_source[:, :, :60, :60].float() / 255
+        keys = F.unfold(F.avg_pool2d(image, 3, 1, 1, count_include_pad=False), 7)[0].T
+        queries = F.unfold(image + 0.05 * torch.randn(image.shape, generator=g), 7)[0].T[:count]
+    else:
+        keys, queries = torch.rand(2500, 147, generator=g), torch.rand(count, 147, generator=g)
+    prepared = Keys(keys)
+    assert len(prepared.chunks) > 1
+    for layout in (queries.contiguous(), queries.T.contiguous().T):
+        found = nearest(layout, prepared, second=True, tile_elements=rows * len(prepared.sqnorm))
+        index, dist, second = _one_product_per_tile(layout, prepared, rows)
+        assert torch.equal(found.index, index)
+        assert torch.equal(found.dist, dist) and torch.equal(found.second, second)

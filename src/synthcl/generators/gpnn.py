@@ -45,16 +45,32 @@ Nearest neighbours are exact (squared L2, :mod:`synthcl.generators.nearest`, til
 products; ties go to the lowest key index). Within a level, the keys stay fixed and the queries
 move less and less, so a query's previous nearest key is reused when it provably still wins: with
 d1, d2 the distances to the nearest and second-nearest key and m how far the query patch moved
-(L2), every other key is at least d2 - m away from the moved query (triangle inequality), so the
-old key stays the nearest whenever the moved query's exact distance to it is below d2 - m (the
-lower bound is carried over iterations and kept conservative by giving up 4e-6 of |q|^2 + max
-|k|^2 on squared distances, above their float32 rounding). Only the other queries are searched
-again. When an iteration picks exactly the neighbours of the previous one, the output is a fixed
-point and the remaining iterations of the level are skipped. Both give the same output as the plain
-loop. Tried and not kept (exact, but no faster on CPU, measured): lower bounds from a PCA projection
-of the patches plus the norm of the rest (the passes over the bound matrix cost about as much as the
-147-dimensional product itself, and on smooth images the bounds prune little), and shortlists of 4-8
-neighbours per query (20-26% fewer queries searched again, paid back in gathering their distances).
+(L2), every other key is at least d2 - m away from the moved query and the old key at most d1 + m
+(triangle inequality). Both bounds are carried over iterations (kept conservative by giving up
+4e-6 of |q|^2 + max |k|^2 on squared distances, above their float32 rounding); where they overlap,
+the patch is gathered and its exact distance to the old key replaces the upper bound, and only the
+queries still in doubt are searched again. When an iteration picks exactly the neighbours of the
+previous one, the output is a fixed point and the remaining iterations of the level are skipped.
+Both give the same output as the plain loop. Tried and not kept (exact, but no faster on CPU,
+measured): lower bounds from a PCA projection of the patches plus the norm of the rest (the passes
+over the bound matrix cost about as much as the 147-dimensional product itself, and on smooth
+images the bounds prune little), and shortlists of 4-8 neighbours per query (20-26% fewer queries
+searched again, paid back in gathering their distances).
+
+Speed (``benchmarks/bench_gpnn.py --official PATH --threads 1``, CPU seconds per image, one
+thread of a 2-core Xeon (AVX-512, MKL) shared with another job; official / this in brackets):
+96x96 PCam, 8 outputs: default 0.81 s, preset official 0.61 s, official code 9.75 s (12.0x,
+16.0x; before these changes 1.08 s and 0.93 s against 9.39 s, 8.7x and 10.1x); 224x224 DR
+fundus, 2 outputs: default 30.4 s, preset official 34.9 s (the same 10 levels: noise), official
+code 409 s (13.4x, 11.7x; the official code took 351 s in an earlier run, which gives 11.5x;
+before: 36.7-37.8 s).
+Most of the time is the distance products (about 150 GFLOPS on chunks of 2048 keys), and 3/4 of the
+searched rows are the first two iterations of each level, where (nearly) every query is searched;
+the block minima take about a sixth of the products' time. Patches are copied from a strided view
+(or gathered where needed) and the fold adds the gathered value columns at the 49 patch offsets, in
+F.fold's order: the bytes of F.unfold / F.fold at a fraction of their cost (fold: 94 -> 25 ms for
+8 outputs at 96x96). Outputs are byte for byte those of the former, slower code (checked on PCam
+96x96 with both presets, bilinear/mean, alpha, grey, a 40x40 crop, 28x28 and 224x224 DR).
 
 Many outputs of one source are generated together: ``apply`` groups identical source images,
 builds their pyramid, keys and values once, and runs the outputs' queries through the same
@@ -209,27 +225,25 @@ class GPNN(SyntheticGenerator):
         m, _, h, w = out.shape
         keys = Keys(_patches(key_image[None], p))
         weights = _fold_weights(p, out.shape[1], self.fold, out)
-        values = _patches(value_image[None], p) * weights
-        count = F.fold(weights[None, :, None].expand(1, -1, len(values)), (h, w), p)
+        values = (_patches(value_image[None], p) * weights).T.contiguous()   # (C * p * p, P)
+        count = F.fold(weights[None, :, None].expand(1, -1, values.shape[1]), (h, w), p)
         found: _Bounds | None = None
         previous, index = out, None
         for it in range(iters):
-            queries = _patches(out, p)
             track = self.alpha is None and it < iters - 1
             last = index
             if self.alpha is not None:
-                index = self._normalised_nearest(queries, keys, m)
+                index = self._normalised_nearest(_patches(out, p), keys, m)
             elif found is None:
-                found = _Bounds.search(queries, keys, track)
+                found = _Bounds.search(_patches(out, p), keys, track)
                 index = found.index.clone()
             else:
-                found.refresh(queries, _patch_motion(out, previous, p), keys, track)
+                found.refresh(out, p, _patch_motion(out, previous, p), keys, track)
                 index = found.index.clone()
             if _repeats(index, last):
                 break                           # a fixed point: further iterations repeat it
             previous = out
-            chosen = values[index].view(m, -1, values.shape[1]).transpose(1, 2)
-            out = F.fold(chosen, (h, w), p) / count
+            out = _fold(values.index_select(1, index), out.shape, p) / count
         return out
 
     def _normalised_nearest(self, queries: torch.Tensor, keys: Keys, m: int) -> torch.Tensor:
@@ -243,30 +257,39 @@ class GPNN(SyntheticGenerator):
 
 
 class _Bounds:
-    """Nearest-key index per query and a lower bound ``far`` on its L2 distance to any other key
-    (``None`` when not tracked)."""
+    """Per query: nearest-key ``index``, an upper bound ``near`` on the L2 distance to that key and
+    a lower bound ``far`` on the distance to any other key (``None`` when not tracked)."""
 
     def __init__(self, found: Neighbours, tolerance: torch.Tensor) -> None:
         self.index = found.index
+        self.near = (found.dist + tolerance).sqrt_()
         self.far = (None if found.second is None
-                    else (found.second - tolerance).clamp_(min=0).sqrt())
+                    else (found.second - tolerance).clamp_(min=0).sqrt_())
 
     @classmethod
     def search(cls, queries: torch.Tensor, keys: Keys, track: bool) -> _Bounds:
-        """Exact search; the bound gives up ``SQDIST_TOLERANCE`` of the squared norms (above
+        """Exact search; the bounds give up ``SQDIST_TOLERANCE`` of the squared norms (above
         float32 rounding of the distances) so that reuse never decides a near-tie."""
-        scale = queries.square().sum(1) + keys.sqnorm[:len(keys)].max()
+        scale = torch.linalg.vector_norm(queries, dim=1).square_() + keys.sqnorm[:len(keys)].max()
         return cls(nearest(queries, keys, second=track), SQDIST_TOLERANCE * scale)
 
-    def refresh(self, queries: torch.Tensor, motion: torch.Tensor, keys: Keys,
+    def refresh(self, images: torch.Tensor, p: int, motion: torch.Tensor, keys: Keys,
                 track: bool) -> None:
-        """Queries moved by ``motion``: search again only those whose nearest key may change."""
-        self.far = self.far - motion
-        near = torch.linalg.vector_norm(queries - keys.vectors[self.index], dim=1)
-        stale = (near >= self.far).nonzero()[:, 0]
+        """The queries, p x p patches of ``images``, moved by ``motion``: the bounds widen by it;
+        where they overlap, the exact distance to the key replaces ``near``, and the queries
+        still in doubt are searched again."""
+        self.far -= motion
+        self.near += motion
+        check = (self.near >= self.far).nonzero()[:, 0]
+        queries = _patches_at(images, p, check)
+        near = torch.linalg.vector_norm(queries - keys.vectors[self.index[check]], dim=1)
+        self.near[check] = near
+        doubt = near >= self.far[check]
+        stale = check[doubt]
         if len(stale):
-            fresh = _Bounds.search(queries[stale], keys, track)
+            fresh = _Bounds.search(queries[doubt], keys, track)
             self.index[stale] = fresh.index
+            self.near[stale] = fresh.near
             if track:
                 self.far[stale] = fresh.far
 
@@ -277,9 +300,40 @@ def _repeats(index: torch.Tensor, last: torch.Tensor | None) -> bool:
 
 
 def _patches(images: torch.Tensor, p: int) -> torch.Tensor:
-    """All p x p patches at stride 1 of images (M, C, h, w) as rows (M * positions, C * p * p)."""
-    cols = F.unfold(images, p)
-    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    """All p x p patches at stride 1 of images (M, C, h, w) as rows (M * positions, C * p * p) in
+    F.unfold's order; for one image in its layout too (rows of a column-major view, whose norms
+    round differently), for several copied once from a strided view."""
+    if len(images) == 1:
+        return F.unfold(images, p)[0].T
+    return _patch_view(images, p).flatten(0, 2).flatten(1)
+
+
+def _patches_at(images: torch.Tensor, p: int, positions: torch.Tensor) -> torch.Tensor:
+    """The rows of ``_patches(images, p)`` at ``positions``, gathered from the images."""
+    view = _patch_view(images, p)
+    y, x = positions.div(view.shape[2], rounding_mode="floor"), positions % view.shape[2]
+    return view[y.div(view.shape[1], rounding_mode="floor"), y % view.shape[1], x].flatten(1)
+
+
+def _patch_view(images: torch.Tensor, p: int) -> torch.Tensor:
+    """(M, h - p + 1, w - p + 1, C, p, p) view of the patches of images (M, C, h, w)."""
+    m, c, h, w = images.shape
+    sm, sc, sh, sw = images.stride()
+    return images.as_strided((m, h - p + 1, w - p + 1, c, p, p), (sm, sh, sw, sc, sh, sw),
+                             images.storage_offset())
+
+
+def _fold(columns: torch.Tensor, shape: torch.Size, p: int) -> torch.Tensor:
+    """F.fold of patch columns (C * p * p, M * positions) into images ``shape`` (M, C, h, w),
+    summing in F.fold's order (patch offsets row by row, from zero): the same bytes."""
+    m, c, h, w = shape
+    columns = columns.view(c, p, p, m, h - p + 1, w - p + 1)
+    out = columns.new_zeros((m, c, h, w))
+    planes = out.transpose(0, 1)
+    for dy in range(p):
+        for dx in range(p):
+            planes[:, :, dy:dy + h - p + 1, dx:dx + w - p + 1] += columns[:, dy, dx]
+    return out
 
 
 def _patch_motion(new: torch.Tensor, old: torch.Tensor, p: int) -> torch.Tensor:
