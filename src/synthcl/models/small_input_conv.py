@@ -47,7 +47,7 @@ def dense_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     kernel = weight.to(x.dtype).reshape(out_channels, c, kh * kw)
     dense = torch.einsum("oct,pt->opc", kernel, taps.to(x.device, x.dtype))
     flat = x.permute(0, 2, 3, 1).reshape(n, height * width * c)       # (p, q, c) order
-    out = (flat @ dense.reshape(out_channels * oh * ow, height * width * c).t())
+    out = flat @ dense.reshape(out_channels * oh * ow, height * width * c).t()
     out = out.view(n, out_channels, oh, ow)
     return out if bias is None else out + bias.to(x.dtype).view(1, -1, 1, 1)
 
