@@ -198,3 +198,29 @@ def test_method_parsing():
     assert parse_method("ours:mix:randomcrop+gpnn").generator == "mix:randomcrop+gpnn"
     assert parse_method("cl-aug:gpnn").kind == "cl-aug"
     assert not parse_method("imagenet").pretrains and parse_method("universal").pretrains
+
+
+def test_seeds_override_adds_seeds_with_the_same_cells_for_old_ones(tmp_path):
+    spec = parse_spec(tiny(), "tiny.yaml")
+    planned = by_id(expand_cells(spec, "mini", tmp_path))
+    more = by_id(expand_cells(spec, "mini", tmp_path, seeds=(0, 1, 2, 3)))
+    assert len(more) == 2 * len(planned)
+    for cell_id, cell in planned.items():          # a finished seed's cells are found again
+        assert more[cell_id].config_hash == cell.config_hash
+        assert more[cell_id].pretrain_key == cell.pretrain_key
+    assert {c.seed for c in more.values()} == {0, 1, 2, 3}
+    assert all(c.layout["seeds"] == [0, 1, 2, 3] for c in more.values())
+
+
+def test_run_seeds_option_parses_ranges_and_reaches_cell_commands():
+    import argparse
+
+    from synthcl.commands import run as run_command
+    parser = argparse.ArgumentParser()
+    run_command.add_arguments(parser)
+    args = parser.parse_args(["table2", "--seeds", "0-2,8", "--scale", "mini"])
+    assert args.seeds == (0, 1, 2, 8)
+    assert "--seeds 0,1,2,8 --cell X" in run_command.cell_command(args, "X")
+    for bad in ("3-1", "a", "1,1", "1-"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["table2", "--seeds", bad])

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imagenet-weights", metavar="FILE",
                         help="torchvision ResNet-18/50 ImageNet state dict for the imagenet row "
                              "(or set SYNTHCL_IMAGENET_WEIGHTS)")
+    parser.add_argument("--seeds", type=parse_seeds, default=None, metavar="LIST",
+                        help="run these seeds instead of the scale's, e.g. 0-15 or 8,9,10 "
+                             "(finished cells of the same seeds are kept: adds seeds to a run)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list-cells", action="store_true",
                       help="print one 'synthcl run ... --cell ID' command per cell, for a "
@@ -53,6 +56,19 @@ def parse_data_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0-3,8' -> (0, 1, 2, 3, 8), or a usage error naming the bad part."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or dash and not (high.isdigit() and int(high) >= int(low)):
+            raise argparse.ArgumentTypeError(f"{part!r} is not a seed or a range like 0-7")
+        seeds += range(int(low), int(high or low) + 1)
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r} lists a seed twice")
+    return tuple(seeds)
+
+
 def cell_command(args: argparse.Namespace, cell_id: str) -> str:
     words = ["synthcl", "run", args.spec, "--scale", args.scale, "--results", args.results]
     for item in args.dataset:
@@ -63,6 +79,8 @@ def cell_command(args: argparse.Namespace, cell_id: str) -> str:
         words += ["--imagenet-weights", args.imagenet_weights]
     if args.allow_pickle:
         words += ["--allow-pickle"]
+    if args.seeds:
+        words += ["--seeds", ",".join(map(str, args.seeds))]
     return shlex.join(words + ["--cell", cell_id])
 
 
@@ -82,7 +100,7 @@ def run(args: argparse.Namespace, executor=None) -> int:
     store = ResultStore(args.results, readonly=bool(planning or args.cell))
     cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.dataset),
                          args.imagenet_weights, args.device, args.allow_pickle,
-                         read_data=not planning)
+                         read_data=not planning, seeds=args.seeds)
     executor = executor or runner.execute_cell
     if args.list_cells:
         for cell in cells:

@@ -81,14 +81,17 @@ def dataset_available(path: str) -> str | None:
 def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
                  data_overrides: dict[str, str] | None = None,
                  imagenet_weights: str | None = None, device: str = "auto",
-                 allow_pickle: bool = False, read_data: bool = True) -> list[Cell]:
+                 allow_pickle: bool = False, read_data: bool = True,
+                 seeds: tuple[int, ...] | None = None) -> list[Cell]:
     """Every cell of one scale of a spec, with resolved configs and not-run reasons.
 
     ``allow_pickle`` is the typed ``--allow-pickle``: a spec's own ``allow_pickle: true`` only
     says that a dataset needs it. ``read_data=False`` (``--dry-run``, ``--list-cells``) reads no
     dataset: steps given as epochs of a training split stay unresolved (``Cell.steps_pending``).
+    ``seeds`` (``run --seeds``) replaces the scale's seeds, e.g. to add seeds to a finished run.
     """
     scale = spec.scale(scale_name)
+    seeds = tuple(seeds or scale.seeds)
     data_overrides = dict(data_overrides or {})
     unknown = sorted(set(data_overrides) - {d.name for d in scale.datasets})
     if unknown:
@@ -99,7 +102,7 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
               "scale_description": scale.description,
               "datasets": [{"name": d.name, "paper": d.paper, "ns": list(d.ns)}
                            for d in scale.datasets],
-              "methods": [m.name for m in scale.methods], "seeds": list(scale.seeds),
+              "methods": [m.name for m in scale.methods], "seeds": list(seeds),
               "sweeps": {k: list(v) for k, v in scale.sweeps.items()}}
     weights = imagenet_weights or scale.imagenet_weights or os.environ.get(IMAGENET_ENV)
     available = {}
@@ -111,7 +114,7 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
         available[ds.name] = (path, missing and f"{missing} (give --dataset {ds.name}=PATH)"
                               or pickle_problem(ds, path, allow_pickle))
     cells = []
-    for seed in scale.seeds:               # seed-major: each finished seed is a complete table
+    for seed in seeds:                     # seed-major: each finished seed is a complete table
         for ds in scale.datasets:
             path, missing = available[ds.name]
             for n in ds.ns:

@@ -71,7 +71,8 @@ class Group:
         self.spec, self.scale, self.records = spec, scale, records
         self.layout = records[-1]["layout"] or {}
         self.kind = self.layout.get("kind", records[-1]["kind"])
-        self.seeds = self.layout.get("seeds") or sorted({r["seed"] for r in records})
+        planned = {seed for r in records for seed in (r["layout"] or {}).get("seeds", [])}
+        self.seeds = sorted(planned or {r["seed"] for r in records})   # runs may add seeds
         self.methods = self.layout.get("methods") or sorted({r["method"] for r in records})
         self.columns = [(d["name"], n, d.get("paper")) for d in self.layout.get("datasets", [])
                         for n in d["ns"]]
