@@ -41,14 +41,14 @@ def fit_to_instances(config, instances: int, world: int = 1) -> Sizing:
     """The sizing of ``config`` (a ``PretrainConfig``) for a set of ``instances``, over
     ``world`` processes (the batch stays a multiple of ``world``)."""
     if config.epochs is not None:            # passes over this set, at the batch it will use
-        batch = config.batch_size if config.sizing == "literal" else \
-            min(config.batch_size, instances // 2) // world * world
+        batch = (config.batch_size if config.sizing == "literal"
+                 else _fair_batch(config.batch_size, instances, world))
         steps = max(1, math.ceil(config.epochs * instances / max(batch, 1)))
         config = dataclasses.replace(config, steps=steps, batch_size=batch, epochs=None)
     asked = Sizing(config.batch_size, config.queue_size, config.steps, config.warmup_steps)
     if config.sizing == "literal":
         return asked
-    batch = min(config.batch_size, instances // 2) // world * world
+    batch = _fair_batch(config.batch_size, instances, world)
     if batch < max(2, world):
         raise SynthclError(
             f"{instances} distinct instances are too few to pre-train on with fair sizing "
@@ -73,3 +73,8 @@ def fit_to_instances(config, instances: int, world: int = 1) -> Sizing:
     note = (f"fair sizing for {instances:,} distinct instances: {'; '.join(reasons)} "
             f"(--set sizing=literal keeps the asked values)")
     return Sizing(batch, queue, steps, warmup, note)
+
+
+def _fair_batch(asked: int, instances: int, world: int) -> int:
+    """The largest batch <= ``asked`` and <= instances / 2 that is a multiple of ``world``."""
+    return min(asked, instances // 2) // world * world
