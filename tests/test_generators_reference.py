@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import synthcl.generators.grid as grid
+import synthcl.generators.paste as paste
 from synthcl.generators import Mix, PatchShuffle, RandomCrop
 
 # code -> (quarter turns counter-clockwise, then a horizontal flip?) as synthcl.generators.rigid
@@ -74,10 +75,18 @@ def source(batch: int, channels: int, h: int, w: int, seed: int) -> torch.Tensor
                          generator=torch.Generator().manual_seed(seed))
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def path(request, monkeypatch):
+    """Run a test on the CPU's compiled tiling and again on the torch ops other devices use."""
+    if request.param == "torch":
+        monkeypatch.setattr(paste, "compiled_for", lambda images: False)
+    return request.param
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "{}x{}x{}-D{}".format(*s))
 @pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)
-def test_generator_matches_the_reference(cls, shape, channels):
+def test_generator_matches_the_reference(cls, shape, channels, path):
     batch, h, w, d = shape
     images = source(batch, channels, h, w, seed=h * w + d)
     gen = cls(d)
@@ -90,8 +99,10 @@ def test_generator_matches_the_reference(cls, shape, channels):
 @pytest.mark.parametrize("chunk_bytes", [1, 5000])
 @pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)
 def test_chunks_of_images_give_the_same_bytes(cls, chunk_bytes, monkeypatch):
-    """Staging one image, or a few, at a time (the last chunk shorter) changes nothing."""
+    """Staging one image, or a few, at a time (the last chunk shorter) changes nothing (the torch
+    path: the compiled one stages nothing)."""
     monkeypatch.setattr(grid, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(paste, "compiled_for", lambda images: False)
     images = source(7, 3, 24, 24, seed=5)
     gen = cls(4)
     draws = gen.draw(7, 3, 24, 24, torch.Generator().manual_seed(2))
@@ -99,14 +110,14 @@ def test_chunks_of_images_give_the_same_bytes(cls, chunk_bytes, monkeypatch):
 
 
 @pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)
-def test_non_contiguous_input(cls):
+def test_non_contiguous_input(cls, path):
     images = source(4, 3, 30, 30, seed=3)[:, :, 1:-1, 2:]      # a strided view, 28 x 28
     gen = cls(3)
     draws = gen.draw(4, 3, 28, 28, torch.Generator().manual_seed(4))
     assert torch.equal(gen.apply(images, draws), REFERENCES[cls.name](images, draws, 3))
 
 
-def test_mix_matches_the_references_image_by_image():
+def test_mix_matches_the_references_image_by_image(path):
     images = source(12, 3, 20, 20, seed=9)
     mix = Mix([PatchShuffle(2), RandomCrop(4)])
     draws = mix.draw(12, 3, 20, 20, torch.Generator().manual_seed(1))

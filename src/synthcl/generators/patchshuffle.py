@@ -10,14 +10,17 @@ Border rule: when D does not divide H (or W), the grid covers the centred region
 D*(H//D) x D*(W//D) pixels and the remaining border (H mod D rows, split as top = (H mod D) // 2
 and the rest at the bottom; likewise for columns) stays in place, unchanged.
 
-Fast: every output row of a patch is copied whole from a staging buffer
-(:func:`synthcl.generators.grid.tile_rows`); no Python loop over patches or images.
+Fast: on the CPU one compiled loop writes every patch into the output
+(:func:`synthcl.generators.paste.paste_tiles`); elsewhere every output row of a patch is copied
+whole from a staging buffer (:func:`synthcl.generators.grid.tile_rows`). No Python loop over
+patches or images on either path.
 """
 
 from __future__ import annotations
 
 import torch
 
+from synthcl.generators import paste
 from synthcl.generators.base import Draws, draws_to
 from synthcl.generators.grid import PatchGenerator, Tiles, patch_size, tile_rows
 from synthcl.generators.rigid import draw_transforms
@@ -42,10 +45,16 @@ class PatchShuffle(PatchGenerator):
         top, left = (h - d * ph) // 2, (w - d * pw) // 2
         perm = draws["perm"]
         tiles = Tiles(top + perm // d * ph, left + perm % d * pw, draws["transform"], ph, pw, d)
-        out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
         whole = (d * ph, d * pw) == (h, w)
+        if paste.compiled_for(images):
+            out = torch.empty(images.shape, dtype=images.dtype) if whole else \
+                images.clone(memory_format=torch.contiguous_format)   # keeps the border
+            zero = torch.zeros(images.shape[0], dtype=torch.int64)
+            paste.paste_tiles(images, tiles, zero, zero, out, top, left, d * ph, d * pw)
+            return out
+        out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
         for part, grid in tile_rows(images, tiles, out=out if whole else None):
-            if not whole:                                   # the border stays in place
-                out[part] = images[part]
+            if not whole:
+                out[part] = images[part]                    # the border stays in place
                 out[part, :, top:top + d * ph, left:left + d * pw] = grid
         return out

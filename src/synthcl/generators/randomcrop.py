@@ -9,9 +9,11 @@ When D does not divide H, (D+1) tiles of H//D pixels may not cover H (e.g. H=28,
 27 < 28); the tile grid then has ceil(H / (H//D)) rows instead (likewise for columns), the fewest
 that cover the image, so every output pixel comes from a source window.
 
-Fast: the H rows of the tiled image that the crop keeps are copied row by row of a tile from a
-staging buffer (:func:`synthcl.generators.grid.tile_rows`), then the crops row by row of the
-image, each with one ``index_select``; no Python loop over patches or images.
+Fast: on the CPU one compiled loop writes the crop of the tiled image straight into the output
+(:func:`synthcl.generators.paste.paste_tiles`); elsewhere the H rows of the tiled image that the
+crop keeps are copied row by row of a tile from a staging buffer
+(:func:`synthcl.generators.grid.tile_rows`), then the crops row by row of the image, each with
+one ``index_select``. No Python loop over patches or images on either path.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 
 import torch
 
+from synthcl.generators import paste
 from synthcl.generators.base import Draws, draws_to
 from synthcl.generators.grid import PatchGenerator, Tiles, patch_size, tile_rows, windows
 from synthcl.generators.rigid import draw_transforms
@@ -51,8 +54,11 @@ class RandomCrop(PatchGenerator):
         ph, pw, _, cols = self.layout(h, w)
         draws = draws_to(draws, images.device)
         tiles = Tiles(draws["y"], draws["x"], draws["transform"], ph, pw, cols)
-        kept = draws["crop_y"].unsqueeze(1) + torch.arange(h, device=images.device)
         out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
+        if paste.compiled_for(images):
+            paste.paste_tiles(images, tiles, draws["crop_y"], draws["crop_x"], out, 0, 0, h, w)
+            return out
+        kept = draws["crop_y"].unsqueeze(1) + torch.arange(h, device=images.device)
         for part, strip in tile_rows(images, tiles, kept):   # rows crop_y .. crop_y + H - 1
             crop_columns(strip, draws["crop_x"][part], out[part])
         return out
