@@ -127,3 +127,9 @@ def test_mix_matches_the_references_image_by_image(path):
         sub = {key[2:]: value[b:b + 1] for key, value in draws.items() if key[:2] == f"{k}."}
         name, d = ("patchshuffle", 2) if k == 0 else ("randomcrop", 4)
         assert torch.equal(out[b:b + 1], REFERENCES[name](images[b:b + 1], sub, d)), b
+
+
+@pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)
+def test_empty_batch(cls, path):
+    out = cls(4)(source(0, 3, 20, 18, seed=0), torch.Generator().manual_seed(0))
+    assert out.shape == (0, 3, 20, 18) and out.dtype == torch.uint8
