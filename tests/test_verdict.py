@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from synthcl.experiments.verdict import measure_tables, paired, verdict_line
+from synthcl.experiments.stats import pairs_for_half_width
+from synthcl.experiments.verdict import measure_tables, paired, resolution_table, verdict_line
 
 
 def record(seed: int, balanced: float, linear: float, knn: float, random_linear: float = 0.5,
@@ -61,3 +62,26 @@ def test_probe_tables_show_each_method_the_random_backbone_and_paired_difference
     assert "| ours:randomcrop | 71.0 ± 1.0 |" in text
     assert "| *random backbone* | 50.0 ± 0.0 |" in text
     assert "| ours:randomcrop | +21.0 [+18.5, +23.5] |" in text
+
+
+def test_seeds_for_a_half_width_are_the_fewest_whose_t_interval_is_that_narrow():
+    # sd 5: n=13 gives 2.179 * 5 / sqrt(13) = 3.02 > 3, n=14 gives 2.160 * 5 / sqrt(14) = 2.89
+    assert pairs_for_half_width(5.0, 3.0) == 14
+    assert pairs_for_half_width(0.0, 3.0) == 2
+    assert pairs_for_half_width(1000.0, 0.1, most=50) == 50
+    with pytest.raises(ValueError):
+        pairs_for_half_width(1.0, 0.0)
+
+
+def test_resolution_table_gives_the_half_width_now_and_the_seeds_needed():
+    # fine-tuned differences 5, 6, 7, 8 points (sd 1.291): half-width 2.05 now, 2 seeds would
+    # give 12.706 * 1.291 / sqrt(2) = 11.6 and 3 seeds 4.303 * 1.291 / sqrt(3) = 3.2: 4 needed
+    records = {"scratch": [record(s, 0.55, 0, 0, pretrained=False) for s in range(4)],
+               "ours:randomcrop": [record(s, 0.60 + 0.01 * s, 0.7, 0.6) for s in range(4)]}
+    lines = resolution_table(["scratch", "ours:randomcrop"], [("pcam", 40)],
+                             lambda m, d, n: records[m], str)
+    assert lines[0] == ("| Method − scratch | pcam N40, fine-tuned (balanced acc.) | "
+                        "pcam N40, linear probe |")
+    assert lines[2] == "| ours:randomcrop | ±2.1 (4) → 4 | ±0.0 (4) → 2 |"
+    assert resolution_table(["ours:randomcrop"], [("pcam", 40)], lambda m, d, n: records[m],
+                            str) == []

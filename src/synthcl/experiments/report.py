@@ -43,7 +43,7 @@ from synthcl.experiments.group import (
 from synthcl.experiments.store import load_records
 from synthcl.experiments.sweeps import optimal_d, optimal_d_table, sweep_name, sweep_tables
 from synthcl.experiments.verdict import markdown_table as _table
-from synthcl.experiments.verdict import measure_tables
+from synthcl.experiments.verdict import measure_tables, resolution_table
 from synthcl.utils.atomic import write_text
 
 # ---------------------------------------------------------------- main tables (Tables 2-4)
@@ -331,15 +331,25 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
                   "Same seed = same N images and train/validation halves for every method; "
                   "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
                   "is no evidence of a difference.", ""] + paired + [""]
-    probes = measure_tables(
-        group.methods, [(d, n) for d, n, _ in group.columns],
-        lambda m, d, n: group.entry(m, d, n).records, method_label) if name is None else []
+    columns = [(d, n) for d, n, _ in group.columns]
+    def records_of(m: str, d: str, n: int) -> list[dict]:
+        return group.entry(m, d, n).records
+    probes = measure_tables(group.methods, columns, records_of, method_label) \
+        if name is None else []
     if probes:
         lines += ["### Frozen-feature probes (balanced accuracy on the whole test split)", "",
                   "Linear and kNN read-outs of the frozen backbone, chosen on the validation "
                   "half and fitted on the train half of the N images; scratch = the random "
                   "backbone of the same seed. They measure the features with less noise than "
                   "fine-tuning on N images.", ""] + probes
+    resolution = resolution_table(group.methods, columns, records_of, method_label) \
+        if name is None else []
+    if resolution:
+        lines += ["### Seeds for a ±3-point interval", "",
+                  "Each paired difference against scratch: its 95% half-width now (paired "
+                  "seeds) → the paired seeds a half-width of 3 points would need if the "
+                  "differences keep the spread seen so far (add seeds with `synthcl run ... "
+                  "--seeds 0-K`).", ""] + resolution + [""]
     lines += pretraining_sizes(group)
     for title, table in (("Pre-training monitor: kNN probe accuracy [%] on the N labelled "
                           "images (train half vs validation half), mean over seeds",

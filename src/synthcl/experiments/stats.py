@@ -44,3 +44,14 @@ def paired_ci(differences: Sequence[float]) -> tuple[float, float, float] | None
     m = mean(differences)
     half = t_quantile_975(len(differences) - 1) * s / math.sqrt(len(differences))
     return m, m - half, m + half
+
+
+def pairs_for_half_width(sd: float, half_width: float, most: int = 999) -> int:
+    """The fewest pairs (at least 2) whose 95% Student-t half-width, at sample standard deviation
+    ``sd``, is at most ``half_width``; ``most`` when even that many are not enough."""
+    if half_width <= 0:
+        raise ValueError(f"half_width must be positive, got {half_width}")
+    n = 2
+    while n < most and t_quantile_975(n - 1) * sd / math.sqrt(n) > half_width:
+        n += 1
+    return n

@@ -73,6 +73,7 @@ class Paired:
     low: float | None                 # None with a single pair
     high: float | None
     seeds: int
+    sd: float | None = None           # sample standard deviation of the differences
 
     def text(self) -> str:
         if self.low is None:
@@ -88,7 +89,7 @@ def paired(method: dict[int, float], base: dict[int, float]) -> Paired | None:
     ci = stats.paired_ci(diffs)
     if ci is None:
         return Paired(diffs[0], None, None, 1)
-    return Paired(ci[0], ci[1], ci[2], len(diffs))
+    return Paired(ci[0], ci[1], ci[2], len(diffs), stats.std(diffs))
 
 
 def summary(values: dict[int, float]) -> str:
@@ -165,6 +166,36 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
                 lines += markdown_table([f"Method − {label_of(base)}"] + header[1:], diffs)
                 lines.append("")
     return lines
+
+
+def resolution_table(methods: list[str], columns: list[tuple[str, int]], records_of: RecordsOf,
+                     label_of: Callable[[str], str], half_width: float = 3.0,
+                     base: str = "scratch") -> list[str]:
+    """Markdown: for every method minus ``base``, on the fine-tuned balanced accuracy and the
+    linear probe, the 95% half-width now and how many paired seeds a ``half_width`` interval
+    would need if the differences kept the spread seen so far (``synthcl run --seeds``)."""
+    if base not in methods:
+        return []
+    measures = {"balanced_accuracy": "fine-tuned (balanced acc.)", "linear": "linear probe"}
+    header = [f"Method − {label_of(base)}"] + [
+        f"{dataset} N{n}, {label}" for dataset, n in columns for label in measures.values()]
+    rows = []
+    for method in methods:
+        if method == base:
+            continue
+        cells = []
+        for dataset, n in columns:
+            for name in measures:
+                diff = paired(by_seed(records_of(method, dataset, n), BY_NAME[name]),
+                              by_seed(records_of(base, dataset, n), BY_NAME[name]))
+                if diff is None or diff.sd is None:
+                    cells.append("—")
+                    continue
+                need = stats.pairs_for_half_width(diff.sd, half_width)
+                cells.append(f"±{(diff.high - diff.low) / 2:.1f} ({diff.seeds}) → {need}")
+        if any(cell != "—" for cell in cells):
+            rows.append([label_of(method)] + cells)
+    return markdown_table(header, rows) if rows else []
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
