@@ -166,16 +166,9 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
         for sweep in swept or [{}]:           # methods the sweep leaves alone have no value
             row = [method_label(method) + sweep_label(sweep)]
             for dataset, n, _ in group.columns:
-                base = group.entry("scratch", dataset, n).accs
-                accs = group.entry(method, dataset, n, sweep).accs
-                diffs = [accs[s] - base[s] for s in sorted(set(accs) & set(base))]
-                ci = stats.paired_ci(diffs)
-                if ci:
-                    row.append(f"{ci[0]:+.1f} [{ci[1]:+.1f}, {ci[2]:+.1f}]")
-                elif diffs:
-                    row.append(f"{diffs[0]:+.1f} (1 seed)")
-                else:
-                    row.append("—")
+                diff = verdict.paired(group.entry(method, dataset, n, sweep).accs,
+                                      group.entry("scratch", dataset, n).accs)
+                row.append(diff.text() if diff else "—")
             if any(cell != "—" for cell in row[1:]):
                 rows.append(row)
     if not rows:
