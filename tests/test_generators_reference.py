@@ -14,7 +14,6 @@ import math
 import pytest
 import torch
 
-import synthcl.generators.grid as grid
 import synthcl.generators.paste as paste
 from synthcl.generators import Mix, PatchShuffle, RandomCrop
 
@@ -94,19 +93,6 @@ def test_generator_matches_the_reference(cls, shape, channels, path):
     out = gen.apply(images, draws)
     assert out.dtype == torch.uint8 and out.is_contiguous()
     assert torch.equal(out, REFERENCES[cls.name](images, draws, d))
-
-
-@pytest.mark.parametrize("chunk_bytes", [1, 5000])
-@pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)
-def test_chunks_of_images_give_the_same_bytes(cls, chunk_bytes, monkeypatch):
-    """Staging one image, or a few, at a time (the last chunk shorter) changes nothing (the torch
-    path: the compiled one stages nothing)."""
-    monkeypatch.setattr(grid, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(paste, "compiled_for", lambda images: False)
-    images = source(7, 3, 24, 24, seed=5)
-    gen = cls(4)
-    draws = gen.draw(7, 3, 24, 24, torch.Generator().manual_seed(2))
-    assert torch.equal(gen.apply(images, draws), REFERENCES[cls.name](images, draws, 4))
 
 
 @pytest.mark.parametrize("cls", [PatchShuffle, RandomCrop], ids=lambda c: c.name)

@@ -53,8 +53,8 @@ class PatchShuffle(PatchGenerator):
             paste.paste_tiles(images, tiles, zero, zero, out, top, left, d * ph, d * pw)
             return out
         out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
-        for part, grid in tile_rows(images, tiles, out=out if whole else None):
-            if not whole:
-                out[part] = images[part]                    # the border stays in place
-                out[part, :, top:top + d * ph, left:left + d * pw] = grid
+        grid = tile_rows(images, tiles, out=out if whole else None)
+        if not whole:
+            out.copy_(images)                               # the border stays in place
+            out[:, :, top:top + d * ph, left:left + d * pw] = grid
         return out

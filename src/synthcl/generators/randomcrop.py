@@ -59,8 +59,8 @@ class RandomCrop(PatchGenerator):
             paste.paste_tiles(images, tiles, draws["crop_y"], draws["crop_x"], out, 0, 0, h, w)
             return out
         kept = draws["crop_y"].unsqueeze(1) + torch.arange(h, device=images.device)
-        for part, strip in tile_rows(images, tiles, kept):   # rows crop_y .. crop_y + H - 1
-            crop_columns(strip, draws["crop_x"][part], out[part])
+        strips = tile_rows(images, tiles, kept)           # rows crop_y .. crop_y + H - 1
+        crop_columns(strips, draws["crop_x"], out)
         return out
 
 
@@ -68,6 +68,8 @@ def crop_columns(strips: torch.Tensor, left: torch.Tensor, out: torch.Tensor) ->
     """``out[b] = strips[b, :, :, left[b]:left[b] + W]`` for (n, C, H, W) contiguous ``out``."""
     n, c, h, width = strips.shape
     w = out.shape[-1]
+    if n == 0:
+        return
     first = torch.arange(n * c * h, device=out.device).view(n, -1) * width + left.unsqueeze(1)
     torch.index_select(windows(strips.view(-1), (w,), (1,)), 0, first.view(-1),
                        out=out.view(-1, w))
