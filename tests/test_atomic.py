@@ -1,6 +1,7 @@
 """Atomic writes: nothing half-written on failure, the usual file mode on success."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -21,4 +22,19 @@ def test_a_failure_leaves_neither_the_file_nor_a_temporary(tmp_path):
     with pytest.raises(RuntimeError), atomic_path(tmp_path / "out.bin") as tmp:
         tmp.write_bytes(b"half")
         raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_right_after_the_temporary_is_created_leaves_nothing(tmp_path,
+                                                                          monkeypatch):
+    """A signal raises between any two bytecodes: even the one just after the file exists."""
+    touch = Path.touch
+
+    def touch_then_interrupt(self, *args, **kwargs):
+        touch(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "touch", touch_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(tmp_path / "report.md", "hello")
     assert list(tmp_path.iterdir()) == []
