@@ -319,30 +319,29 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         lines += ["### Balanced accuracy [%] (mean of per-class accuracies; mean ± std over "
                   "seeds)", ""] + balanced + [""]
     paired = paired_table(group, sweep_values)
-    if paired:
-        lines += ["### Paired difference against scratch [points]", "",
-                  "Same seed = same N images and train/validation halves for every method; "
-                  "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
-                  "is no evidence of a difference.", ""] + paired + [""]
-    columns = [(d, n) for d, n, _ in group.columns]
-    def records_of(m: str, d: str, n: int) -> list[dict]:
-        return group.entry(m, d, n).records
-    probes = measure_tables(group.methods, columns, records_of, method_label) \
-        if name is None else []
-    if probes:
-        lines += ["### Frozen-feature probes (balanced accuracy on the whole test split)", "",
-                  "Linear and kNN read-outs of the frozen backbone, chosen on the validation "
-                  "half and fitted on the train half of the N images; scratch = the random "
-                  "backbone of the same seed. They measure the features with less noise than "
-                  "fine-tuning on N images.", ""] + probes
-    resolution = resolution_table(group.methods, columns, records_of, method_label) \
-        if name is None else []
-    if resolution:
-        lines += ["### Seeds for a ±3-point interval", "",
-                  "Each paired difference against scratch: its 95% half-width now (paired "
-                  "seeds) → the paired seeds a half-width of 3 points would need if the "
-                  "differences keep the spread seen so far (add seeds with `synthcl run ... "
-                  "--seeds 0-K`).", ""] + resolution + [""]
+    lines += _section("Paired difference against scratch [points]",
+                      "Same seed = same N images and train/validation halves for every method; "
+                      "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
+                      "is no evidence of a difference.", paired + [""] if paired else [])
+    if name is None:                         # the probes and the seeds needed: no sweep
+        columns = [(d, n) for d, n, _ in group.columns]
+
+        def records_of(m: str, d: str, n: int) -> list[dict]:
+            return group.entry(m, d, n).records
+
+        lines += _section(
+            "Frozen-feature probes (balanced accuracy on the whole test split)",
+            "Linear and kNN read-outs of the frozen backbone, chosen on the validation half and "
+            "fitted on the train half of the N images; scratch = the random backbone of the same "
+            "seed. They measure the features with less noise than fine-tuning on N images.",
+            measure_tables(group.methods, columns, records_of, method_label))
+        resolution = resolution_table(group.methods, columns, records_of, method_label)
+        lines += _section(
+            "Seeds for a ±3-point interval",
+            "Each paired difference against scratch: its 95% half-width now (paired seeds) → "
+            "the paired seeds a half-width of 3 points would need if the differences keep the "
+            "spread seen so far (add seeds with `synthcl run ... --seeds 0-K`).",
+            resolution + [""] if resolution else [])
     lines += pretraining_sizes(group)
     for title, table in (("Pre-training monitor: kNN probe accuracy [%] on the N labelled "
                           "images (train half vs validation half), mean over seeds",
@@ -360,6 +359,11 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         lines += ["### Synthetic images (Fig. 5-style: a source image, then images made from it)",
                   ""] + [f"![{caption}]({name})" for caption, name in pictures] + [""]
     return lines
+
+
+def _section(title: str, note: str, table: list[str]) -> list[str]:
+    """A report section: its title, one explaining paragraph, the table; nothing without one."""
+    return [f"### {title}", "", note, ""] + table if table else []
 
 
 def _legend(methods: list[str]) -> str:
