@@ -9,6 +9,7 @@ Python drops exceptions, is raised again).
 from __future__ import annotations
 
 import os
+import ctypes
 import random
 import signal
 import subprocess
@@ -20,9 +21,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import synthcl.generators.paste as paste
 from bad_inputs_kit import npz
 from synthcl.cli import main
-from synthcl.utils.signals import Interrupted, exit_status, interrupts
+from synthcl.generators import PatchShuffle
+from synthcl.utils.signals import Interrupted, deferred, exit_status, interrupts
 
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 PROMPT_S = 20           # a signalled command must end within this many seconds
@@ -85,6 +88,56 @@ def test_a_signal_dropped_by_a_finaliser_is_raised_again():
                 sum(range(1000))
     assert caught.value.signum == signal.SIGTERM and time.monotonic() - start_s < 2
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@ctypes.CFUNCTYPE(None)
+def _signalled_callback() -> None:
+    """Foreign code calling back into Python, as numba's compiler does: Python drops (and
+    prints) what the callback raises."""
+    signal.raise_signal(signal.SIGTERM)
+    sum(range(1000))
+
+
+def test_a_signal_dropped_in_a_ctypes_callback_prints_nothing_and_is_raised_again(monkeypatch):
+    """Finding (CI): SIGTERM while numba compiled printed a traceback from its cache callback."""
+    printed = []
+    monkeypatch.setattr(sys, "unraisablehook", printed.append)    # what Python would print
+    start_s = time.monotonic()
+    with pytest.raises(Interrupted) as caught:
+        with interrupts(repeat_s=0.1):
+            _signalled_callback()
+            while time.monotonic() - start_s < 5:
+                sum(range(1000))
+    assert caught.value.signum == signal.SIGTERM and time.monotonic() - start_s < 2
+    assert not printed and sys.unraisablehook == printed.append
+
+
+def test_a_signal_in_deferred_code_is_raised_as_it_returns():
+    reached = []
+    with pytest.raises(Interrupted) as caught:
+        with interrupts(repeat_s=60), deferred():
+            _signalled_callback()
+            signal.raise_signal(signal.SIGINT)          # held too: the first signal counts
+            reached.append(True)
+    assert reached and caught.value.signum == signal.SIGTERM
+
+
+def test_the_tiling_kernel_holds_a_signal_until_it_returns(monkeypatch):
+    """Finding (CI): SIGTERM while numba compiled the kernel, inside a callback, was dropped
+    with a printed traceback and the command finished. Here a stand-in kernel is signalled the
+    same way; the signal must end the command as the kernel returns."""
+    calls = []
+
+    def compiling_kernel(*args) -> None:
+        _signalled_callback()
+        calls.append(args)
+
+    monkeypatch.setattr(paste, "_paste", compiling_kernel)
+    images = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
+    draws = PatchShuffle(2).draw(2, 1, 8, 8, torch.Generator())
+    with pytest.raises(Interrupted), interrupts(repeat_s=60):
+        PatchShuffle(2).apply(images, draws)
+    assert len(calls) == 1
 
 
 # ------------------------------------------------------------------ generate

@@ -20,6 +20,7 @@ import torch
 
 from synthcl.generators.grid import Tiles
 from synthcl.generators.rigid import FLIP_H, FLIP_V, TRANSPOSE
+from synthcl.utils.signals import deferred
 
 _U = np.uint64
 
@@ -40,8 +41,9 @@ def paste_tiles(images: torch.Tensor, tiles: Tiles, origin_y: torch.Tensor,
     source = images.contiguous().numpy().reshape(-1)
     ints = [t.to(torch.int64).contiguous().numpy() for t in
             (tiles.y, tiles.x, tiles.codes, origin_y, origin_x)]
-    _paste(source, out.numpy().reshape(-1), b, c, h, w, out.shape[2], out.shape[3], *ints,
-           tiles.ph, tiles.pw, tiles.cols, top, left, height, width)
+    with deferred():        # the first call compiles, through callbacks that drop exceptions
+        _paste(source, out.numpy().reshape(-1), b, c, h, w, out.shape[2], out.shape[3], *ints,
+               tiles.ph, tiles.pw, tiles.cols, top, left, height, width)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
