@@ -212,15 +212,37 @@ def test_seeds_override_adds_seeds_with_the_same_cells_for_old_ones(tmp_path):
     assert all(c.layout["seeds"] == [0, 1, 2, 3] for c in more.values())
 
 
+def test_only_keeps_one_datasets_cells_unchanged(tmp_path):
+    spec = parse_spec(tiny(datasets={**SPEC["scales"]["mini"]["datasets"],
+                                     "pcam": {"path": "pcam", "image_size": "16", "n": [8]}}),
+                      "tiny.yaml")
+    every = by_id(expand_cells(spec, "mini", tmp_path))
+    only = by_id(expand_cells(spec, "mini", tmp_path, seeds=(0, 1, 2), only=("pcam",)))
+    assert {c.dataset for c in only.values()} == {"pcam"}
+    assert len(only) == 3 / 2 * len([c for c in every.values() if c.dataset == "pcam"])
+    for cell_id, cell in every.items():            # same ids, settings and pre-trainings
+        if cell.dataset == "pcam":
+            assert only[cell_id].config_hash == cell.config_hash
+            assert only[cell_id].pretrain_key == cell.pretrain_key
+    assert all(c.layout["datasets"] == every[c.id.replace(".s2", ".s0")].layout["datasets"]
+               for c in only.values())
+    with pytest.raises(SynthclError, match="--only xray: spec 'tiny' .* elpv, pcam"):
+        expand_cells(spec, "mini", tmp_path, only=("xray",))
+
+
 def test_run_seeds_option_parses_ranges_and_reaches_cell_commands():
     import argparse
 
     from synthcl.commands import run as run_command
     parser = argparse.ArgumentParser()
     run_command.add_arguments(parser)
-    args = parser.parse_args(["table2", "--seeds", "0-2,8", "--scale", "mini"])
+    args = parser.parse_args(["table2", "--seeds", "0-2,8", "--scale", "mini", "--only", "pcam",
+                              "--dataset", "pcam=/d"])
     assert args.seeds == (0, 1, 2, 8)
-    assert "--seeds 0,1,2,8 --cell X" in run_command.cell_command(args, "X")
+    command = run_command.cell_command(args, "X")
+    assert "--dataset pcam=/d --only pcam --seeds 0,1,2,8 --cell X" in command
+    assert parser.parse_args(command.split()[2:]) == argparse.Namespace(**{**vars(args),
+                                                                           "cell": "X"})
     for bad in ("3-1", "a", "1,1", "1-"):
         with pytest.raises(SystemExit):
             parser.parse_args(["table2", "--seeds", bad])

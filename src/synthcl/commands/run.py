@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=None, metavar="LIST",
                         help="run these seeds instead of the scale's, e.g. 0-15 or 8,9,10 "
                              "(finished cells of the same seeds are kept: adds seeds to a run)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run the cells of dataset NAME of the spec only (repeatable), e.g. "
+                             "to add seeds where the intervals are widest")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list-cells", action="store_true",
                       help="print one 'synthcl run ... --cell ID' command per cell, for a "
@@ -72,7 +75,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def cell_command(args: argparse.Namespace, cell_id: str) -> str:
     words = ["synthcl", "run", args.spec, "--scale", args.scale, "--results", args.results]
     for item in args.dataset:
-        words += ["--data", item]
+        words += ["--dataset", item]
+    for name in args.only:
+        words += ["--only", name]
     if args.device != "auto":
         words += ["--device", args.device]
     if args.imagenet_weights:
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace, executor=None) -> int:
     store = ResultStore(args.results, readonly=bool(planning or args.cell))
     cells = expand_cells(spec, args.scale, store.results_dir, parse_data_overrides(args.dataset),
                          args.imagenet_weights, args.device, args.allow_pickle,
-                         read_data=not planning, seeds=args.seeds)
+                         read_data=not planning, seeds=args.seeds, only=tuple(args.only))
     executor = executor or runner.execute_cell
     if args.list_cells:
         for cell in cells:

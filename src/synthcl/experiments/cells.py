@@ -82,22 +82,27 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
                  data_overrides: dict[str, str] | None = None,
                  imagenet_weights: str | None = None, device: str = "auto",
                  allow_pickle: bool = False, read_data: bool = True,
-                 seeds: tuple[int, ...] | None = None) -> list[Cell]:
+                 seeds: tuple[int, ...] | None = None,
+                 only: tuple[str, ...] = ()) -> list[Cell]:
     """Every cell of one scale of a spec, with resolved configs and not-run reasons.
 
     ``allow_pickle`` is the typed ``--allow-pickle``: a spec's own ``allow_pickle: true`` only
     says that a dataset needs it. ``read_data=False`` (``--dry-run``, ``--list-cells``) reads no
     dataset: steps given as epochs of a training split stay unresolved (``Cell.steps_pending``).
-    ``seeds`` (``run --seeds``) replaces the scale's seeds, e.g. to add seeds to a finished run.
+    ``seeds`` (``run --seeds``) replaces the scale's seeds, e.g. to add seeds to a finished run;
+    ``only`` (``run --only``) keeps the cells of these datasets, e.g. to add seeds where the
+    intervals are widest. Neither changes a cell's id or settings.
     """
     scale = spec.scale(scale_name)
     seeds = tuple(seeds or scale.seeds)
     data_overrides = dict(data_overrides or {})
-    unknown = sorted(set(data_overrides) - {d.name for d in scale.datasets})
-    if unknown:
-        raise SynthclError(f"--dataset {unknown[0]}=...: spec '{spec.name}' ({scale_name}) has no "
-                           f"dataset '{unknown[0]}'; its datasets: "
-                           f"{', '.join(d.name for d in scale.datasets)}")
+    names = [d.name for d in scale.datasets]
+    for option, given in (("--dataset", sorted(data_overrides)), ("--only", only)):
+        unknown = [name for name in given if name not in names]
+        if unknown:
+            value = f"{unknown[0]}=..." if option == "--dataset" else unknown[0]
+            raise SynthclError(f"{option} {value}: spec '{spec.name}' ({scale_name}) has no "
+                               f"dataset '{unknown[0]}'; its datasets: {', '.join(names)}")
     layout = {"kind": spec.kind, "description": spec.description,
               "scale_description": scale.description,
               "datasets": [{"name": d.name, "paper": d.paper, "ns": list(d.ns)}
@@ -105,8 +110,9 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
               "methods": [m.name for m in scale.methods], "seeds": list(seeds),
               "sweeps": {k: list(v) for k, v in scale.sweeps.items()}}
     weights = imagenet_weights or scale.imagenet_weights or os.environ.get(IMAGENET_ENV)
+    datasets = [ds for ds in scale.datasets if not only or ds.name in only]
     available = {}
-    for ds in scale.datasets:
+    for ds in datasets:
         path = data_overrides.get(ds.name, ds.path)
         missing = dataset_available(path)
         if missing and ds.name in data_overrides:
@@ -115,7 +121,7 @@ def expand_cells(spec: Spec, scale_name: str, results_dir: str | os.PathLike,
                               or pickle_problem(ds, path, allow_pickle))
     cells = []
     for seed in seeds:                     # seed-major: each finished seed is a complete table
-        for ds in scale.datasets:
+        for ds in datasets:
             path, missing = available[ds.name]
             for n in ds.ns:
                 for method in scale.methods:
