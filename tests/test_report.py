@@ -99,11 +99,26 @@ def test_per_seed_validation_granularity_monitor_and_times(table2_db, tmp_path):
 
 def test_the_header_says_which_seeds_have_done_cells(table2_db, tmp_path):
     text = write_report(table2_db.path, tmp_path / "out").read_text()
-    assert "(seeds 0, 1, 2)" in text                     # every planned seed has a done cell
+    assert "(seeds 0-2)" in text                         # every planned seed has a done cell
     partial = ResultStore(tmp_path / "partial.db")
     partial.put(record("scratch", 1, 60))
     text = write_report(partial.path, tmp_path / "out2").read_text()
-    assert "Cells: 1 done (planned seeds 0, 1, 2, done cells in 1)" in text
+    assert "Cells: 1 done (planned seeds 0-2, done cells in 1)" in text
+
+
+def test_seeds_added_to_one_dataset_count_for_its_cells_only(table2_db, tmp_path):
+    """``run --only other --seeds 1-4`` after seeds 0-2: pcam still has all its seeds."""
+    more = dict(LAYOUT, seeds=[1, 2, 3, 4])
+    for seed in (1, 2, 3, 4):
+        table2_db.put(record("scratch", seed, 50 + seed, dataset="other", n=8, layout=more))
+    text = write_report(table2_db.path, tmp_path / "out").read_text()
+    assert "(seeds 0-2 (pcam), 0-4 (other))" in text
+    main = text.split("### Test accuracy")[1].split("###")[0]
+    scratch = next(line for line in main.splitlines() if line.startswith("| Scratch"))
+    assert "62.0 ± 2.0 |" in scratch and "52.0 ± 1.6** |" in scratch    # 50-54: all 5 seeds
+    assert "seeds)" not in scratch
+    per_seed = text.split("**other N8**")[1].split("**")[0]
+    assert "| 4 | 54.0 (val 65.0, ep 12) |" in per_seed
 
 
 def test_stats_helpers():

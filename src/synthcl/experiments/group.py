@@ -71,8 +71,11 @@ class Group:
         self.spec, self.scale, self.records = spec, scale, records
         self.layout = records[-1]["layout"] or {}
         self.kind = self.layout.get("kind", records[-1]["kind"])
-        planned = {seed for r in records for seed in (r["layout"] or {}).get("seeds", [])}
-        self.seeds = sorted(planned or {r["seed"] for r in records})   # runs may add seeds
+        planned: dict[str, set[int]] = defaultdict(set)    # runs may add seeds, --only to one
+        for r in records:
+            planned[r["dataset"]].update((r["layout"] or {}).get("seeds") or [r["seed"]])
+        self.planned = {dataset: sorted(seeds) for dataset, seeds in planned.items()}
+        self.seeds = sorted(set().union(*planned.values()))
         self.methods = self.layout.get("methods") or sorted({r["method"] for r in records})
         self.columns = [(d["name"], n, d.get("paper")) for d in self.layout.get("datasets", [])
                         for n in d["ns"]]
@@ -86,6 +89,10 @@ class Group:
     def entry(self, method: str, dataset: str, n: int, sweep: dict | None = None) -> Entry:
         return self.entries.get((method, dataset, n, sweep_key(sweep or {})), Entry())
 
+    def seeds_of(self, dataset: str) -> list[int]:
+        """The seeds planned for a dataset's cells."""
+        return self.planned.get(dataset, self.seeds)
+
     def cell_text(self, entry: Entry, notes: Footnotes, bold: bool = False) -> str:
         accs = list(entry.accs.values())
         if not accs:
@@ -97,8 +104,9 @@ class Group:
         text = f"{stats.mean(accs):.1f}" + (f" ± {s:.1f}" if s is not None else "")
         if bold:
             text = f"**{text}**"
-        if len(accs) < len(self.seeds):
-            text += f" ({len(accs)}/{len(self.seeds)} seeds)"
+        planned = self.seeds_of(entry.records[0]["dataset"])
+        if len(accs) < len(planned):
+            text += f" ({len(accs)}/{len(planned)} seeds)"
         for reason in entry.reasons:
             text += " " + notes.mark(reason)
         return text

@@ -177,33 +177,46 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
     return _table(header, rows)
 
 
+def seed_ranges(seeds: list[int]) -> str:
+    """``[0, 1, 2, 3, 8]`` -> ``"0-3, 8"``."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
+
+
 def per_seed_tables(group: Group) -> list[str]:
+    """Per dataset, a row per seed with a finished cell: each method's test accuracy, validation
+    accuracy and chosen epoch."""
     lines = []
     for dataset, n, _ in group.columns:
-        rows = []
-        for label, method, sweep_key in method_sweeps(group):
-            entry = group.entries.get((method, dataset, n, sweep_key), Entry())
-            if not entry.done:
-                continue
-            cells = []
-            for seed in group.seeds:
-                record = entry.done.get(seed)
-                if record is None:
-                    cells.append("—")
-                    continue
-                metrics = record["metrics"]
-                text = f"{accuracy(record):.1f}"
-                if "val_accuracy" in metrics:
-                    text += f" (val {100 * metrics['val_accuracy']:.1f}"
-                    epoch = (metrics.get("chosen") or {}).get("epoch")
-                    text += f", ep {epoch})" if epoch is not None else ")"
-                cells.append(text)
-            rows.append([label] + cells)
-        if rows:
-            lines += [f"**{col_label(dataset, n)}** (validation half: {n // 2} images, so "
-                      f"validation accuracy moves in steps of {200 / n:.1f} points)", ""]
-            lines += _table(["Method"] + [f"seed {s}" for s in group.seeds], rows) + [""]
+        entries = [(label, group.entries.get((method, dataset, n, key), Entry()))
+                   for label, method, key in method_sweeps(group)]
+        entries = [(label, entry) for label, entry in entries if entry.done]
+        if not entries:
+            continue
+        rows = [[f"{seed}"] + [_seed_text(entry.done.get(seed)) for _, entry in entries]
+                for seed in group.seeds_of(dataset)
+                if any(seed in entry.done for _, entry in entries)]
+        lines += [f"**{col_label(dataset, n)}** (validation half: {n // 2} images, so "
+                  f"validation accuracy moves in steps of {200 / n:.1f} points)", ""]
+        lines += _table(["Seed"] + [label for label, _ in entries], rows) + [""]
     return lines
+
+
+def _seed_text(record: dict | None) -> str:
+    if record is None:
+        return "—"
+    metrics = record["metrics"]
+    text = f"{accuracy(record):.1f}"
+    if "val_accuracy" in metrics:
+        text += f" (val {100 * metrics['val_accuracy']:.1f}"
+        epoch = (metrics.get("chosen") or {}).get("epoch")
+        text += f", ep {epoch})" if epoch is not None else ")"
+    return text
 
 
 def monitor_table(group: Group) -> list[str]:
@@ -275,9 +288,13 @@ def _group_header(group: Group) -> list[str]:
     compute = sum(r["wall_time_s"] or 0.0 for r in done)
     status = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
     with_done = sorted({r["seed"] for r in done})
-    seeds = f"seeds {', '.join(map(str, group.seeds))}"
-    if with_done != sorted(group.seeds):
-        seeds = f"planned {seeds}, done cells in {', '.join(map(str, with_done)) or 'none'}"
+    per_dataset = {dataset: seed_ranges(seeds) for dataset, seeds in group.planned.items()}
+    seeds = f"seeds {seed_ranges(group.seeds)}"
+    if len(set(per_dataset.values())) > 1:
+        seeds = "seeds " + ", ".join(f"{text} ({dataset})" for dataset, text in
+                                     per_dataset.items())
+    if with_done != group.seeds:
+        seeds = f"planned {seeds}, done cells in {seed_ranges(with_done) or 'none'}"
     lines.append(f"Cells: {status} ({seeds}); "
                  f"compute {_duration(compute)} summed over cells"
                  + (f", first start {min(started)}, last finish {max(finished)}"
