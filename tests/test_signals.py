@@ -8,8 +8,8 @@ Python drops exceptions, is raised again).
 
 from __future__ import annotations
 
-import os
 import ctypes
+import os
 import random
 import signal
 import subprocess
