@@ -93,6 +93,13 @@ class Group:
         """The seeds planned for a dataset's cells."""
         return self.planned.get(dataset, self.seeds)
 
+    def seeds_text(self) -> str:
+        """``seeds 0-7``, or per dataset (``seeds 0-19 (pcam), 0-39 (xray)``) where they differ."""
+        per_dataset = {dataset: seed_ranges(seeds) for dataset, seeds in self.planned.items()}
+        if len(set(per_dataset.values())) > 1:
+            return "seeds " + ", ".join(f"{text} ({name})" for name, text in per_dataset.items())
+        return f"seeds {seed_ranges(self.seeds)}"
+
     def cell_text(self, entry: Entry, notes: Footnotes, bold: bool = False) -> str:
         accs = list(entry.accs.values())
         if not accs:
@@ -110,6 +117,17 @@ class Group:
         for reason in entry.reasons:
             text += " " + notes.mark(reason)
         return text
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """``[0, 1, 2, 3, 8]`` -> ``"0-3, 8"``."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
 def sweep_key(sweep: dict) -> str:

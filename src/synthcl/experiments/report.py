@@ -38,6 +38,7 @@ from synthcl.experiments.group import (
     method_label,
     method_order,
     method_sweeps,
+    seed_ranges,
     sweep_label,
 )
 from synthcl.experiments.store import load_records
@@ -177,17 +178,6 @@ def paired_table(group: Group, sweep_values: list[dict] | None = None) -> list[s
     return _table(header, rows)
 
 
-def seed_ranges(seeds: list[int]) -> str:
-    """``[0, 1, 2, 3, 8]`` -> ``"0-3, 8"``."""
-    runs: list[list[int]] = []
-    for seed in seeds:
-        if runs and seed == runs[-1][1] + 1:
-            runs[-1][1] = seed
-        else:
-            runs.append([seed, seed])
-    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
-
-
 def per_seed_tables(group: Group) -> list[str]:
     """Per dataset, a row per seed with a finished cell: each method's test accuracy, validation
     accuracy and chosen epoch."""
@@ -288,11 +278,7 @@ def _group_header(group: Group) -> list[str]:
     compute = sum(r["wall_time_s"] or 0.0 for r in done)
     status = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
     with_done = sorted({r["seed"] for r in done})
-    per_dataset = {dataset: seed_ranges(seeds) for dataset, seeds in group.planned.items()}
-    seeds = f"seeds {seed_ranges(group.seeds)}"
-    if len(set(per_dataset.values())) > 1:
-        seeds = "seeds " + ", ".join(f"{text} ({dataset})" for dataset, text in
-                                     per_dataset.items())
+    seeds = group.seeds_text()
     if with_done != group.seeds:
         seeds = f"planned {seeds}, done cells in {seed_ranges(with_done) or 'none'}"
     lines.append(f"Cells: {status} ({seeds}); "
