@@ -234,11 +234,9 @@ def pretraining_sizes(group: Group) -> list[str]:
                 method_label(r["method"]), col_label(r["dataset"], r["n"]), rule,
                 str(sizing["batch_size"]), str(sizing["queue_size"]), str(sizing["steps"]),
                 sizing.get("note") or "as asked"])
-    if not rows:
-        return []
-    return ["### Pre-training sizes (what each run used, and why)", ""] + _table(
+    return _section("Pre-training sizes (what each run used, and why)", _table(
         ["Method", "Column", "sizing", "batch", "queue", "steps", "why"],
-        [rows[key] for key in sorted(rows)]) + [""]
+        [rows[key] for key in sorted(rows)]) if rows else [])
 
 
 def wall_table(group: Group) -> list[str]:
@@ -317,15 +315,14 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         lines += ["Not run / failed:  "] + notes.render() + [""]
     sweep_values = [{name: v} for v in (group.layout.get("sweeps") or {}).get(name, [])] \
         if name else None
-    balanced = balanced_table(group) if name is None else []
-    if balanced:
-        lines += ["### Balanced accuracy [%] (mean of per-class accuracies; mean ± std over "
-                  "seeds)", ""] + balanced + [""]
-    paired = paired_table(group, sweep_values)
+    if name is None:
+        lines += _section("Balanced accuracy [%] (mean of per-class accuracies; mean ± std over "
+                          "seeds)", balanced_table(group))
     lines += _section("Paired difference against scratch [points]",
+                      paired_table(group, sweep_values),
                       "Same seed = same N images and train/validation halves for every method; "
                       "mean difference over seeds [95% Student-t CI]. An interval that contains 0 "
-                      "is no evidence of a difference.", paired + [""] if paired else [])
+                      "is no evidence of a difference.")
     if name is None:                         # the probes and the seeds needed: no sweep
         columns = [(d, n) for d, n, _ in group.columns]
 
@@ -334,25 +331,21 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
 
         lines += _section(
             "Frozen-feature probes (balanced accuracy on the whole test split)",
+            measure_tables(group.methods, columns, records_of, method_label),
             "Linear and kNN read-outs of the frozen backbone, chosen on the validation half and "
             "fitted on the train half of the N images; scratch = the random backbone of the same "
-            "seed. They measure the features with less noise than fine-tuning on N images.",
-            measure_tables(group.methods, columns, records_of, method_label))
-        resolution = resolution_table(group.methods, columns, records_of, method_label)
+            "seed. They measure the features with less noise than fine-tuning on N images.")
         lines += _section(
             "Seeds for a ±3-point interval",
+            resolution_table(group.methods, columns, records_of, method_label),
             "Each paired difference against scratch: its 95% half-width now (paired seeds) → "
             "the paired seeds a half-width of 3 points would need if the differences keep the "
-            "spread seen so far (add seeds with `synthcl run ... --seeds 0-K`).",
-            resolution + [""] if resolution else [])
+            "spread seen so far (add seeds with `synthcl run ... --seeds 0-K`).")
     lines += pretraining_sizes(group)
-    for title, table in (("Pre-training monitor: kNN probe accuracy [%] on the N labelled "
-                          "images (train half vs validation half), mean over seeds",
-                          monitor_table(group)),
-                         ("Wall time (mean per cell; a pre-training shared by several cells is "
-                          "counted in each)", wall_table(group))):
-        if table:
-            lines += [f"### {title}", ""] + table + [""]
+    lines += _section("Pre-training monitor: kNN probe accuracy [%] on the N labelled images "
+                      "(train half vs validation half), mean over seeds", monitor_table(group))
+    lines += _section("Wall time (mean per cell; a pre-training shared by several cells is "
+                      "counted in each)", wall_table(group))
     seeds = per_seed_tables(group)
     if seeds:
         lines += ["### Per seed: test accuracy (validation accuracy, chosen epoch) [%]", ""]
@@ -364,9 +357,12 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
     return lines
 
 
-def _section(title: str, note: str, table: list[str]) -> list[str]:
-    """A report section: its title, one explaining paragraph, the table; nothing without one."""
-    return [f"### {title}", "", note, ""] + table if table else []
+def _section(title: str, table: list[str], note: str = "") -> list[str]:
+    """A report section: its title, an explaining paragraph if any, the table and a blank line;
+    nothing without a table."""
+    if not table:
+        return []
+    return [f"### {title}", ""] + ([note, ""] if note else []) + table + [""]
 
 
 def _legend(methods: list[str]) -> str:

@@ -149,8 +149,8 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
         rows.append(["*random backbone*"] + [
             summary(by_seed([r for m in methods for r in records_of(m, d, n)], random))
             for d, n in columns])
-        lines += [f"#### {measure.label} [%] (mean ± std over seeds)", ""]
-        lines += markdown_table(header, rows) + [""]
+        lines += _block(lines, f"#### {measure.label} [%] (mean ± std over seeds)",
+                        markdown_table(header, rows))
         if base in methods:
             diffs = []
             for m in methods:
@@ -161,11 +161,15 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
                 if any(cells):
                     diffs.append([label_of(m)] + [c.text() if c else "—" for c in cells])
             if diffs:
-                lines += [f"#### {measure.label}: method − {label_of(base)} "
-                          f"[points, 95% CI]", ""]
-                lines += markdown_table([f"Method − {label_of(base)}"] + header[1:], diffs)
-                lines.append("")
+                lines += _block(lines, f"#### {measure.label}: method − {label_of(base)} "
+                                f"[points, 95% CI]",
+                                markdown_table([f"Method − {label_of(base)}"] + header[1:], diffs))
     return lines
+
+
+def _block(before: list[str], title: str, table: list[str]) -> list[str]:
+    """A titled table, after a blank line when something comes before it."""
+    return ([""] if before else []) + [title, ""] + table
 
 
 def resolution_table(methods: list[str], columns: list[tuple[str, int]], records_of: RecordsOf,
