@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ SPEC = {"name": "tiny", "kind": "table2", "scales": {"mini": {
 
 def fake_executor(cell):
     delay = float(os.environ.get("FAKE_DELAY", "0"))
+    if os.environ.get("FAKE_WARN"):
+        warnings.warn(f"{os.environ['FAKE_WARN']} {cell.id}", stacklevel=1)
     with open(os.environ["FAKE_LOG"], "a") as log:
         log.write(f"{cell.id}\n")
     if cell.pretrain_key:
@@ -209,6 +212,23 @@ def test_parallel_workers_never_pretrain_one_key_twice(tmp_path, fake_env, monke
     records = store.records()
     assert summary.ran == 6 and summary.failed == 0, [r["reason"] for r in records]
     assert len(records) == 6 and all(r["status"] == "done" for r in records)
+
+
+def test_a_warning_in_a_worker_process_reaches_the_user_as_one_line(tmp_path, fake_env, capfd,
+                                                                      monkeypatch):
+    """Workers are spawned, so the command line's one-line warnings had to be set in each: the
+    log of a two-worker run showed Python's 'file:line: UserWarning' and the source line."""
+    spec = yaml.safe_load(write_spec(tmp_path / "s.yaml", methods=["scratch"], seeds=[0, 1]
+                                     ).read_text())
+    cells = expand_cells(parse_spec(spec, "s.yaml"), "mini", tmp_path)
+    monkeypatch.setenv("FAKE_WARN", "sizing note for")
+    summary = run_cells(cells, ResultStore(tmp_path / "r.db"), fake_executor, workers=2,
+                        log=lambda s: None)
+    assert summary.ran == 2 and summary.failed == 0
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if "sizing note for" in line]
+    assert sorted(lines) == sorted(f"synthcl: warning: sizing note for {c.id}" for c in cells)
+    assert "UserWarning" not in err and "warnings.warn" not in err
 
 
 if __name__ == "__main__":            # synthcl run ..., cells executed by fake_executor

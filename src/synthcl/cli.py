@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import warnings
 
 from synthcl import __version__
-from synthcl.errors import SynthclError
+from synthcl.errors import SynthclError, show_warnings_on_one_line
 from synthcl.utils.signals import exit_status, interrupts
 
 COMMANDS = ("info", "generate", "preview", "pretrain", "finetune", "evaluate", "run", "report",
@@ -34,12 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"synthcl: warning: {message}", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
-    warnings.showwarning = _one_line_warning    # warnings are for the user: one line each
+    show_warnings_on_one_line()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

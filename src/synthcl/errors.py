@@ -1,4 +1,7 @@
-"""The one exception type for errors a user can cause and fix."""
+"""The one exception type for errors a user can cause and fix, and how warnings reach the user."""
+
+import sys
+import warnings
 
 
 class SynthclError(Exception):
@@ -6,3 +9,14 @@ class SynthclError(Exception):
 
     The command line prints the message without a traceback and exits with status 2.
     """
+
+
+def show_warnings_on_one_line() -> None:
+    """Print every warning as one ``synthcl: warning: ...`` line, without Python's file, line
+    number and source line (warnings are for the user). Each process that runs synthcl's work
+    calls it: the command line and every worker process of ``synthcl run``."""
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"synthcl: warning: {message}", file=sys.stderr)

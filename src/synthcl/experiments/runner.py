@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from synthcl.errors import SynthclError
+from synthcl.errors import SynthclError, show_warnings_on_one_line
 from synthcl.experiments.cells import Cell
 from synthcl.experiments.store import ResultStore, code_version, now, write_cell_file
 from synthcl.utils.progress import progress
@@ -334,6 +334,7 @@ def _init_worker(slots, threads: int, parent_pid: int) -> None:
     _WORKER_DEVICE = slots.get()
     torch.set_num_threads(threads)
     os.environ["SYNTHCL_PROGRESS"] = "0"     # one bar (the parent's), not one per worker
+    show_warnings_on_one_line()              # spawned: the command line's setting is not inherited
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # the parent stops the workers
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
