@@ -25,7 +25,7 @@ import yaml
 from synthcl.commands import run as run_command
 from synthcl.errors import SynthclError
 from synthcl.experiments.cells import expand_cells
-from synthcl.experiments.runner import run_cells
+from synthcl.experiments.runner import describe, run_cells
 from synthcl.experiments.spec import parse_spec
 from synthcl.experiments.store import ResultStore
 
@@ -229,6 +229,16 @@ def test_a_warning_in_a_worker_process_reaches_the_user_as_one_line(tmp_path, fa
     lines = [line for line in err.splitlines() if "sizing note for" in line]
     assert sorted(lines) == sorted(f"synthcl: warning: sizing note for {c.id}" for c in cells)
     assert "UserWarning" not in err and "warnings.warn" not in err
+
+
+def test_the_log_line_of_a_cell_puts_balanced_accuracy_first():
+    record = {"status": "done", "wall_time_s": 12.4, "metrics": {
+        "accuracy": 0.7, "balanced_accuracy": 0.55, "val_accuracy": 0.85,
+        "probes": {"pretrained": {"linear": {"balanced_accuracy": 0.625}}}}}
+    assert describe(record) == ("test balanced acc 55.0%, acc 70.0%, linear probe 62.5% "
+                                "(val acc 85.0%) in 12 s")
+    assert describe({"status": "failed", "reason": "RuntimeError: boom"}) == \
+        "failed: RuntimeError: boom"
 
 
 if __name__ == "__main__":            # synthcl run ..., cells executed by fake_executor

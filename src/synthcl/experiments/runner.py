@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from synthcl.errors import SynthclError, show_warnings_on_one_line
+from synthcl.experiments import verdict
 from synthcl.experiments.cells import Cell
 from synthcl.experiments.store import ResultStore, code_version, now, write_cell_file
 from synthcl.utils.progress import progress
@@ -146,13 +147,20 @@ def run_guarded(executor: Executor, cell: Cell) -> dict[str, Any]:
 
 
 def describe(record: dict[str, Any]) -> str:
+    """A finished cell in one log line: balanced accuracy first (the test split may be
+    unbalanced), then accuracy and the linear probe, with the validation accuracy it chose by."""
     if record["status"] != "done":
         return f"{record['status']}: {record['reason']}"
-    metrics = record["metrics"] or {}
-    text = f"test acc {100 * metrics.get('accuracy', float('nan')):.1f}%"
-    if "val_accuracy" in metrics:
-        text += f" (val {100 * metrics['val_accuracy']:.1f}%)"
+    shown = [f"{label} {value:.1f}%" for name, label in _LOGGED
+             if (value := verdict.BY_NAME[name].read(record)) is not None]
+    text = "test " + ", ".join(shown) if shown else "no test score"
+    val = (record["metrics"] or {}).get("val_accuracy")
+    if val is not None:
+        text += f" (val acc {100 * val:.1f}%)"
     return text + f" in {record['wall_time_s'] or 0:.0f} s"
+
+
+_LOGGED = (("balanced_accuracy", "balanced acc"), ("accuracy", "acc"), ("linear", "linear probe"))
 
 
 # ---------------------------------------------------------------- planning
