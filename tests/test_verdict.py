@@ -7,7 +7,13 @@ import math
 import pytest
 
 from synthcl.experiments.stats import pairs_for_half_width
-from synthcl.experiments.verdict import measure_tables, paired, resolution_table, verdict_line
+from synthcl.experiments.verdict import (
+    finetuning_gain_table,
+    measure_tables,
+    paired,
+    resolution_table,
+    verdict_line,
+)
 
 
 def record(seed: int, balanced: float, linear: float, knn: float, random_linear: float = 0.5,
@@ -85,3 +91,15 @@ def test_resolution_table_gives_the_half_width_now_and_the_seeds_needed():
     assert lines[2] == "| ours:randomcrop | ±2.1 (4) → 4 | ±0.0 (4) → 2 |"
     assert resolution_table(["ours:randomcrop"], [("pcam", 40)], lambda m, d, n: records[m],
                             str) == []
+
+
+def test_finetuning_gain_is_each_record_minus_the_probe_of_the_backbone_it_started_from():
+    # scratch starts from the random backbone (probe 0.50): gains 10, 12, 14 points; ours
+    # starts from its pre-trained one (probe 0.66): gains 0, 1, 2 points
+    records = {"scratch": [record(s, 0.60 + 0.02 * s, 0, 0, pretrained=False) for s in range(3)],
+               "ours:randomcrop": [record(s, 0.66 + 0.01 * s, 0.66, 0.6) for s in range(3)]}
+    lines = finetuning_gain_table(["scratch", "ours:randomcrop"], [("pcam", 40)],
+                                  lambda m, d, n: records[m], str)
+    assert lines[0] == "| Fine-tuned − its start's linear probe | pcam N40 |"
+    assert lines[2:] == ["| scratch | +12.0 [+7.0, +17.0] |",
+                         "| ours:randomcrop | +1.0 [-1.5, +3.5] |"]

@@ -43,8 +43,8 @@ from synthcl.experiments.group import (
 )
 from synthcl.experiments.store import load_records
 from synthcl.experiments.sweeps import optimal_d, optimal_d_table, sweep_name, sweep_tables
+from synthcl.experiments.verdict import finetuning_gain_table, measure_tables, resolution_table
 from synthcl.experiments.verdict import markdown_table as _table
-from synthcl.experiments.verdict import measure_tables, resolution_table
 from synthcl.utils.atomic import write_text
 
 # ---------------------------------------------------------------- main tables (Tables 2-4)
@@ -335,6 +335,12 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
             "Linear and kNN read-outs of the frozen backbone, chosen on the validation half and "
             "fitted on the train half of the N images; scratch = the random backbone of the same "
             "seed. They measure the features with less noise than fine-tuning on N images.")
+        lines += _section(
+            "What fine-tuning adds to the features it starts from [points]",
+            finetuning_gain_table(group.methods, columns, records_of, method_label),
+            "Fine-tuned balanced accuracy minus the linear probe of the same seed's starting "
+            "backbone (scratch: the random one) [95% CI]. A pre-trained start that gains less "
+            "than scratch's random start ends closer to scratch than its probe suggests.")
         lines += _section(
             "Seeds for a ±3-point interval",
             resolution_table(group.methods, columns, records_of, method_label),

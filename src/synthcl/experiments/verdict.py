@@ -172,6 +172,21 @@ def _block(before: list[str], title: str, table: list[str]) -> list[str]:
     return ([""] if before else []) + [title, ""] + table
 
 
+def finetuning_gain_table(methods: list[str], columns: list[tuple[str, int]],
+                          records_of: RecordsOf, label_of: Callable[[str], str]) -> list[str]:
+    """Markdown: per method, the fine-tuned balanced accuracy minus the linear probe of the
+    backbone fine-tuning started from (pre-trained, or random for scratch), paired by seed."""
+    fine, probe = BY_NAME["balanced_accuracy"], BY_NAME["linear"]
+    rows = []
+    for method in methods:
+        cells = [paired(by_seed(records_of(method, d, n), fine),
+                        by_seed(records_of(method, d, n), probe)) for d, n in columns]
+        if any(cells):
+            rows.append([label_of(method)] + [c.text() if c else "—" for c in cells])
+    header = ["Fine-tuned − its start's linear probe"] + [f"{d} N{n}" for d, n in columns]
+    return markdown_table(header, rows) if rows else []
+
+
 def resolution_table(methods: list[str], columns: list[tuple[str, int]], records_of: RecordsOf,
                      label_of: Callable[[str], str], half_width: float = 3.0,
                      base: str = "scratch") -> list[str]:
