@@ -329,24 +329,9 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         def records_of(m: str, d: str, n: int) -> list[dict]:
             return group.entry(m, d, n).records
 
-        lines += _section(
-            "Frozen-feature probes (balanced accuracy on the whole test split)",
-            measure_tables(group.methods, columns, records_of, method_label),
-            "Linear and kNN read-outs of the frozen backbone, chosen on the validation half and "
-            "fitted on the train half of the N images; scratch = the random backbone of the same "
-            "seed. They measure the features with less noise than fine-tuning on N images.")
-        lines += _section(
-            "What fine-tuning adds to the features it starts from [points]",
-            finetuning_gain_table(group.methods, columns, records_of, method_label),
-            "Fine-tuned balanced accuracy minus the linear probe of the same seed's starting "
-            "backbone (scratch: the random one) [95% CI]. A pre-trained start that gains less "
-            "than scratch's random start ends closer to scratch than its probe suggests.")
-        lines += _section(
-            "Seeds for a ±3-point interval",
-            resolution_table(group.methods, columns, records_of, method_label),
-            "Each paired difference against scratch: its 95% half-width now (paired seeds) → "
-            "the paired seeds a half-width of 3 points would need if the differences keep the "
-            "spread seen so far (add seeds with `synthcl run ... --seeds 0-K`).")
+        for title, table, note in _SEED_MEASURE_SECTIONS:
+            lines += _section(title, table(group.methods, columns, records_of, method_label),
+                              note)
     lines += pretraining_sizes(group)
     lines += _section("Pre-training monitor: kNN probe accuracy [%] on the N labelled images "
                       "(train half vs validation half), mean over seeds", monitor_table(group))
@@ -361,6 +346,23 @@ def render_group(group: Group, out_dir: Path, previews: bool = True) -> list[str
         lines += ["### Synthetic images (Fig. 5-style: a source image, then images made from it)",
                   ""] + [f"![{caption}]({name})" for caption, name in pictures] + [""]
     return lines
+
+
+# Sections built from every method's records per column: (title, table builder, note).
+_SEED_MEASURE_SECTIONS = (
+    ("Frozen-feature probes (balanced accuracy on the whole test split)", measure_tables,
+     "Linear and kNN read-outs of the frozen backbone, chosen on the validation half and fitted "
+     "on the train half of the N images; scratch = the random backbone of the same seed. They "
+     "measure the features with less noise than fine-tuning on N images."),
+    ("What fine-tuning adds to the features it starts from [points]", finetuning_gain_table,
+     "Fine-tuned balanced accuracy minus the linear probe of the same seed's starting backbone "
+     "(scratch: the random one) [95% CI]. A pre-trained start that gains less than scratch's "
+     "random start ends closer to scratch than its probe suggests."),
+    ("Seeds for a ±3-point interval", resolution_table,
+     "Each paired difference against scratch: its 95% half-width now (paired seeds) → the "
+     "paired seeds a half-width of 3 points would need if the differences keep the spread seen "
+     "so far (add seeds with `synthcl run ... --seeds 0-K`)."),
+)
 
 
 def _section(title: str, table: list[str], note: str = "") -> list[str]:
