@@ -146,6 +146,9 @@ def run_guarded(executor: Executor, cell: Cell) -> dict[str, Any]:
                        wall_time_s=time.perf_counter() - t0)
 
 
+_LOGGED = (("balanced_accuracy", "balanced acc"), ("accuracy", "acc"), ("linear", "linear probe"))
+
+
 def describe(record: dict[str, Any]) -> str:
     """A finished cell in one log line: balanced accuracy first (the test split may be
     unbalanced), then accuracy and the linear probe, with the validation accuracy it chose by."""
@@ -158,9 +161,6 @@ def describe(record: dict[str, Any]) -> str:
     if val is not None:
         text += f" (val acc {100 * val:.1f}%)"
     return text + f" in {record['wall_time_s'] or 0:.0f} s"
-
-
-_LOGGED = (("balanced_accuracy", "balanced acc"), ("accuracy", "acc"), ("linear", "linear probe"))
 
 
 # ---------------------------------------------------------------- planning
