@@ -8,7 +8,8 @@
 # report.md, the results database and the run log go to $OUT (the device tool's output folder)
 # or else ./gpu_evidence; pre-trainings (GBs of checkpoints) go to $WORK_DIR (default: a fresh
 # temporary folder). Environment: WORKERS (cells sharing the GPU, default 3), SCALE (default
-# gpu-lite; "mini" is a CPU smoke test of the same comparison).
+# gpu-lite; "mini" is a CPU smoke test of the same comparison), SEEDS (a subset such as "0" or
+# "0-1" when device time is short; default: the scale's seeds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ pcam="${1:-../shared/data/pcam}"
 out="${OUT:-./gpu_evidence}"
 workers="${WORKERS:-3}"
 scale="${SCALE:-gpu-lite}"
+seeds="${SEEDS:-}"
 python="$(command -v python3)"
 
 if ! "$python" -c "import synthcl" 2>/dev/null; then
@@ -38,7 +40,7 @@ PY
 start=$(date +%s)
 status=0
 "$python" -m synthcl run gpu-lite --scale "$scale" --dataset "pcam=$pcam" \
-    --results "$work/results.db" --workers "$workers" --device "$device" 2>&1 \
+    --results "$work/results.db" --workers "$workers" --device "$device" ${seeds:+--seeds "$seeds"} 2>&1 \
     | tee "$out/run.log" || status=$?
 end=$(date +%s)
 echo "gpu_evidence: wall time $((end - start)) s for synthcl run gpu-lite --scale $scale" \

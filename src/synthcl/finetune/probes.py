@@ -136,7 +136,9 @@ def _scores(labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[s
 def probe_backbone(backbone: torch.nn.Module, train: Split, val: Split, test: Split,
                    class_names: Sequence[str], device: torch.device, batch_size: int = 512
                    ) -> dict:
-    """Both probes of a frozen ``backbone`` (eval mode, fp32) on the halves and the test split."""
+    """Both probes of a frozen ``backbone`` (eval mode, fp32, moved to ``device``) on the halves
+    and the test split."""
+    backbone = backbone.to(device)
 
     def features(split: Split) -> torch.Tensor:
         return predict_logits(backbone, split.tensor(), device, batch_size=batch_size,
