@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU evidence: the gpu-lite headline comparison of Table 2 on PatchCamelyon (N=40; scratch, MoCo
-# on the N real images, ours with PatchShuffle and RandomCrop; 5 paired seeds), sized for under
-# 10 minutes on one H100, then its report.
+# on the N real images, ours with PatchShuffle and RandomCrop; 5 paired seeds), then its report.
+# Measured on one H200 (2026-11-28, 4 workers): one seed's ours cells 3.5-3.7 min, cl-real over
+# 4.5 min; all 5 seeds need 20 minutes or more (SEEDS=0 fits a 5-minute budget but for cl-real).
 #
 #   benchmarks/gpu_evidence.sh [PCAM_DIR]        (default: ../shared/data/pcam)
 #
