@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from synthcl.experiments import stats
+from synthcl.experiments.group import col_label
 
 
 def _probe(kind: str, backbone: str | None = None) -> Callable[[dict], float | None]:
@@ -137,7 +138,7 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
                    label_of: Callable[[str], str], base: str = "scratch") -> list[str]:
     """Markdown: for each probe, mean ± std per method and column, the random backbone's row,
     and every method minus ``base`` paired by seed [95% CI]; empty when no cell has probes."""
-    header = ["Method"] + [f"{dataset} N{n}" for dataset, n in columns]
+    header = ["Method"] + [col_label(d, n) for d, n in columns]
     lines: list[str] = []
     for name, random_name in (("linear", "linear_random"), ("knn", "knn_random")):
         measure, random = BY_NAME[name], BY_NAME[random_name]
@@ -159,12 +160,16 @@ def measure_tables(methods: list[str], columns: list[tuple[str, int]], records_o
                 cells = [paired(by_seed(records_of(m, d, n), measure),
                                 by_seed(records_of(base, d, n), measure)) for d, n in columns]
                 if any(cells):
-                    diffs.append([label_of(m)] + [c.text() if c else "—" for c in cells])
+                    diffs.append(_paired_row(label_of(m), cells))
             if diffs:
                 lines += _block(lines, f"#### {measure.label}: method − {label_of(base)} "
                                 f"[points, 95% CI]",
                                 markdown_table([f"Method − {label_of(base)}"] + header[1:], diffs))
     return lines
+
+
+def _paired_row(label: str, cells: list[Paired | None]) -> list[str]:
+    return [label] + [c.text() if c else "—" for c in cells]
 
 
 def _block(before: list[str], title: str, table: list[str]) -> list[str]:
@@ -182,8 +187,8 @@ def finetuning_gain_table(methods: list[str], columns: list[tuple[str, int]],
         cells = [paired(by_seed(records_of(method, d, n), fine),
                         by_seed(records_of(method, d, n), probe)) for d, n in columns]
         if any(cells):
-            rows.append([label_of(method)] + [c.text() if c else "—" for c in cells])
-    header = ["Fine-tuned − its start's linear probe"] + [f"{d} N{n}" for d, n in columns]
+            rows.append(_paired_row(label_of(method), cells))
+    header = ["Fine-tuned − its start's linear probe"] + [col_label(d, n) for d, n in columns]
     return markdown_table(header, rows) if rows else []
 
 
@@ -197,7 +202,7 @@ def resolution_table(methods: list[str], columns: list[tuple[str, int]], records
         return []
     measures = {"balanced_accuracy": "fine-tuned (balanced acc.)", "linear": "linear probe"}
     header = [f"Method − {label_of(base)}"] + [
-        f"{dataset} N{n}, {label}" for dataset, n in columns for label in measures.values()]
+        f"{col_label(d, n)}, {label}" for d, n in columns for label in measures.values()]
     rows = []
     for method in methods:
         if method == base:
