@@ -168,3 +168,31 @@ def test_summary_reports_mean_and_sample_std():
     assert summary["accuracy"]["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert protocol.summarize([{"accuracy": 0.5, "balanced_accuracy": 0.4,
                                 "val_accuracy": 1}])["accuracy"]["std"] == 0.0
+
+
+def test_probe_head_starts_fine_tuning_from_the_linear_probe(tmp_path, monkeypatch):
+    """LP-FT: before any step, the classifier predicts the test split as the linear probe of the
+    same starting backbone does (scratch: the seed's random backbone)."""
+    from synthcl.finetune.classifier import predict_logits
+    from synthcl.finetune.metrics import classification_metrics
+
+    starts = []
+    choose = protocol.select_configuration
+
+    def recording(train, val, make_model, *args, **kwargs):
+        starts.append(make_model())
+        return choose(train, val, make_model, *args, **kwargs)
+
+    monkeypatch.setattr(protocol, "select_configuration", recording)
+    data = toy_data()
+    result = finetune_seed(config(tmp_path, probe_head=True, lrs=[0.01]), data, 0)
+    test = data.splits["test"]
+    logits = predict_logits(starts[0], test.tensor(), torch.device("cpu"), amp=False,
+                            channels_last=False)
+    start = classification_metrics(test.labels, logits.argmax(1).numpy(), data.class_names)
+    probe = result["probes"]["random"]["linear"]
+    assert (start["accuracy"], start["balanced_accuracy"]) == (probe["accuracy"],
+                                                               probe["balanced_accuracy"])
+    assert start["balanced_accuracy"] > 0.6     # the seed's random head: 0.5 (one class)
+    plain = finetune_seed(config(tmp_path, lrs=[0.01]), data, 0)
+    assert plain["probes"] == result["probes"]

@@ -70,3 +70,11 @@ def test_penalty_ties_go_to_the_lower_validation_loss_and_k_ties_to_the_larger_k
     top = max(t["val_accuracy"] for t in tried_k)
     assert k == max(t["k"] for t in tried_k if t["val_accuracy"] == top)
     assert all(t["k"] <= 20 for t in tried_k)
+
+
+def test_a_folded_readout_computes_the_same_logits_on_raw_features():
+    h = halves(3)
+    readout = probes.fit_linear(h.train * 7 + 2, h.train_labels, 2, penalty=0.01)
+    weight, bias = readout.folded()
+    raw = h.val * 7 + 2
+    assert torch.allclose(raw @ weight.T + bias, readout.logits(raw), atol=1e-4)

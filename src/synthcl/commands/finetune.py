@@ -14,8 +14,8 @@ HELP = "fine-tune a classifier on N labelled images (grid on validation) and mea
 
 NAMES = ["data", "format", "image_size", "allow_pickle", "split_seed", "n", "init", "arch", "width",
          "small_stem", "allow_unfinished", "epochs", "grid", "batch_sizes", "lrs", "lr",
-         "batch_size", "augment",
-         "seeds", "device", "amp", "channels_last", "eval_batch_size", "probes", "out"]
+         "batch_size", "augment", "seeds", "device", "amp", "channels_last", "eval_batch_size",
+         "probes", "probe_head", "out"]
 HELPS = {
     "data": "dataset: a file or folder in a supported format, or 'elpv'",
     "format": "force the data format instead of detecting it",
@@ -45,6 +45,8 @@ HELPS = {
     "eval_batch_size": "images per batch when predicting validation and test",
     "probes": "frozen-feature linear and kNN probes of the initial and a random backbone, "
               "chosen on validation, scored on the test split",
+    "probe_head": "linear probe, then fine-tune (LP-FT): the head starts as the linear probe of "
+                  "the starting backbone, chosen on the two halves",
     "out": "output folder: result.json, config.yaml, seed<k>/model.pt",
 }
 ARCH_SETTINGS = ("arch", "width", "small_stem")

@@ -33,6 +33,7 @@ class FinetuneConfig:
     augment: str = "auto"              # per-dataset preset, see synthcl.finetune.augment
     eval_batch_size: int = 512         # images per batch when predicting validation/test
     probes: bool = True                # frozen-feature linear and kNN probes beside fine-tuning
+    probe_head: bool = False           # LP-FT: the head starts as the start's linear probe
     # run
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"

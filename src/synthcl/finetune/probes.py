@@ -60,6 +60,11 @@ class LinearReadout:
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         return ((features - self.mean) / self.std) @ self.weight.T + self.bias
 
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) of the same map on raw, unstandardised features."""
+        weight = self.weight / self.std
+        return weight, self.bias - weight @ self.mean
+
 
 def fit_linear(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
                penalty: float) -> LinearReadout:
@@ -133,17 +138,34 @@ def _scores(labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[s
             **chosen}
 
 
+def frozen_halves(backbone: torch.nn.Module, train: Split, val: Split, num_classes: int,
+                  device: torch.device, batch_size: int = 512) -> Halves:
+    """The halves' features under a frozen ``backbone`` (eval mode, fp32, moved to ``device``)."""
+    backbone = backbone.to(device)
+    return Halves(features(backbone, train, device, batch_size), torch.from_numpy(train.labels),
+                  features(backbone, val, device, batch_size), torch.from_numpy(val.labels),
+                  num_classes)
+
+
+def features(backbone: torch.nn.Module, split: Split, device: torch.device,
+             batch_size: int) -> torch.Tensor:
+    return predict_logits(backbone, split.tensor(), device, batch_size=batch_size, amp=False,
+                          channels_last=False)
+
+
 def probe_backbone(backbone: torch.nn.Module, train: Split, val: Split, test: Split,
                    class_names: Sequence[str], device: torch.device, batch_size: int = 512
                    ) -> dict:
-    """Both probes of a frozen ``backbone`` (eval mode, fp32, moved to ``device``) on the halves
-    and the test split."""
-    backbone = backbone.to(device)
+    """Both probes of a frozen ``backbone`` on the halves and the test split."""
+    halves = frozen_halves(backbone, train, val, len(class_names), device, batch_size)
+    return probe(halves, lambda: (features(backbone, test, device, batch_size), test.labels),
+                 class_names)
 
-    def features(split: Split) -> torch.Tensor:
-        return predict_logits(backbone, split.tensor(), device, batch_size=batch_size,
-                              amp=False, channels_last=False)
 
-    halves = Halves(features(train), torch.from_numpy(train.labels), features(val),
-                    torch.from_numpy(val.labels), len(class_names))
-    return probe(halves, lambda: (features(test), test.labels), class_names)
+def probe_head(backbone: torch.nn.Module, train: Split, val: Split, num_classes: int,
+               device: torch.device, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of a linear head on ``backbone``'s features that computes the linear probe
+    chosen on the halves: the start of linear-probe-then-fine-tune (LP-FT)."""
+    readout, _ = choose_linear(frozen_halves(backbone, train, val, num_classes, device,
+                                             batch_size))
+    return readout.folded()

@@ -32,7 +32,7 @@ from synthcl.finetune.classifier import Classifier, predict_logits, save_model
 from synthcl.finetune.config import FinetuneConfig
 from synthcl.finetune.init import initialised_classifier, resolve_architecture
 from synthcl.finetune.metrics import classification_metrics
-from synthcl.finetune.probes import probe_backbone
+from synthcl.finetune.probes import probe_backbone, probe_head
 from synthcl.finetune.train import (
     HyperParams,
     TrainResult,
@@ -146,8 +146,19 @@ def run_seed(config: FinetuneConfig, data: ImageData, seed: int, weights: InitWe
     candidates = candidate_configurations(config, len(sample.train))
     init_seed = derive_seed(seed, "finetune-init")
 
-    def make_model() -> nn.Module:
+    def initial() -> Classifier:
         return initialised_classifier(weights, architecture, data.num_classes, (h, w), init_seed)
+
+    head = probe_head(initial().backbone, sample.train, sample.val, data.num_classes, device,
+                      settings.eval_batch_size) if config.probe_head else None
+
+    def make_model() -> nn.Module:
+        model = initial()
+        if head is not None:
+            with torch.no_grad():
+                model.head.weight.copy_(head[0])
+                model.head.bias.copy_(head[1])
+        return model
 
     probes = frozen_probes(config, data, sample, weights, architecture, init_seed, settings)
     selection = select_configuration(sample.train, sample.val, make_model, candidates, settings,
