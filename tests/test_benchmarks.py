@@ -55,3 +55,13 @@ def test_calibration_probes_a_finished_run(tmp_path):
               "--set", "n=8", "--set", "m=4", "--set", "d=2", "--set", "steps=2",
               "--set", "batch_size=8", "--set", "queue_size=8")
     assert '"knn2000_pretrained"' in out and '"knn2000_random"' in out
+
+
+def test_paired_scales_pairs_a_results_database_with_itself_to_zero():
+    db = Path(__file__).resolve().parents[1] / "docs" / "evidence" / "evidence.db"
+    out = run("paired_scales.py", f"{db}:evidence", f"{db}:evidence", "--measures",
+              "balanced_accuracy")
+    lines = out.splitlines()
+    assert lines[0] == ("| After − before | pcam N40, Balanced accuracy (fine-tuned) | "
+                        "pneumoniamnist N40, Balanced accuracy (fine-tuned) |")
+    assert "| Ours (RC) | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] |" in lines

@@ -103,3 +103,19 @@ def test_finetuning_gain_is_each_record_minus_the_probe_of_the_backbone_it_start
     assert lines[0] == "| Fine-tuned − its start's linear probe | pcam N40 |"
     assert lines[2:] == ["| scratch | +12.0 [+7.0, +17.0] |",
                          "| ours:randomcrop | +1.0 [-1.5, +3.5] |"]
+
+
+def test_between_table_pairs_the_same_cells_run_two_ways_by_seed():
+    from synthcl.experiments.verdict import between_table
+
+    before = {"ours": [record(s, 0.60 + s / 100, 0.7, 0.7) for s in range(4)]}
+    after = {"ours": [record(s, 0.60 + 2 * s / 100, 0.7, 0.7) for s in range(1, 4)]}
+    table = between_table(["ours", "scratch"], [("pcam", 40)],
+                          lambda m, d, n: before.get(m, []), lambda m, d, n: after.get(m, []),
+                          str.upper)
+    # seeds 1-3 pair: differences 1, 2, 3 points; mean 2, sd 1, t(0.975, 2) = 4.303
+    half = 4.303 / math.sqrt(3)
+    assert table[0] == ("| After − before | pcam N40, Balanced accuracy (fine-tuned) | "
+                        "pcam N40, Linear probe (balanced accuracy) |")
+    assert table[2] == f"| OURS | +2.0 [{2 - half:+.1f}, {2 + half:+.1f}] | +0.0 [+0.0, +0.0] |"
+    assert len(table) == 3                    # scratch has no records: no row

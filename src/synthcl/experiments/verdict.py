@@ -192,6 +192,23 @@ def finetuning_gain_table(methods: list[str], columns: list[tuple[str, int]],
     return markdown_table(header, rows) if rows else []
 
 
+def between_table(methods: list[str], columns: list[tuple[str, int]], before: RecordsOf,
+                  after: RecordsOf, label_of: Callable[[str], str],
+                  measures: tuple[str, ...] = ("balanced_accuracy", "linear")) -> list[str]:
+    """Markdown: per method, ``after`` minus ``before`` on each measure, paired by seed: the same
+    cells run two ways (e.g. LP-FT against the paper's fine-tuning, or on two machines)."""
+    header = ["After − before"] + [f"{col_label(d, n)}, {BY_NAME[m].label}"
+                                   for d, n in columns for m in measures]
+    rows = []
+    for method in methods:
+        cells = [paired(by_seed(after(method, d, n), BY_NAME[m]),
+                        by_seed(before(method, d, n), BY_NAME[m]))
+                 for d, n in columns for m in measures]
+        if any(cells):
+            rows.append(_paired_row(label_of(method), cells))
+    return markdown_table(header, rows) if rows else []
+
+
 def resolution_table(methods: list[str], columns: list[tuple[str, int]], records_of: RecordsOf,
                      label_of: Callable[[str], str], half_width: float = 3.0,
                      base: str = "scratch") -> list[str]:
