@@ -53,3 +53,20 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, pneumonia_
     logged = [line for line in (broken / "log.jsonl").read_text().splitlines() if '"loss"' in line]
     assert len(logged) == len([line for line in (whole / "log.jsonl").read_text().splitlines()
                                if '"loss"' in line])          # no record written twice
+
+
+def test_resuming_accepts_a_setting_the_saved_run_lacks_only_at_its_default(tmp_path):
+    """A run saved by older code lacks settings added since: they count as their defaults."""
+    import dataclasses
+
+    from synthcl.errors import SynthclError
+    from synthcl.pretraining import PretrainConfig
+    from synthcl.pretraining.checkpoint import check_same_run
+
+    saved = dataclasses.asdict(PretrainConfig(steps=7))
+    del saved["split_seed"]
+    check_same_run(PretrainConfig(steps=7), saved, tmp_path)
+    with pytest.raises(SynthclError, match=r"split_seed=0 \(now 3\)"):
+        check_same_run(PretrainConfig(steps=7, split_seed=3), saved, tmp_path)
+    with pytest.raises(SynthclError, match=r"steps=7 \(now 8\)"):
+        check_same_run(PretrainConfig(steps=8), saved, tmp_path)

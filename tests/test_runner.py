@@ -245,3 +245,37 @@ if __name__ == "__main__":            # synthcl run ..., cells executed by fake_
     parser = argparse.ArgumentParser(prog="synthcl")
     run_command.add_arguments(parser.add_subparsers().add_parser("run"))
     sys.exit(run_command.run(parser.parse_args(sys.argv[1:]), executor=fake_executor))
+
+
+def test_pretrainings_recorded_under_an_older_key_are_linked_not_run_again(tmp_path, fake_env):
+    """A setting added to the code (here ``split_seed``, absent from the older records) changes
+    every key; a later grid on the same pre-trainings links to them instead of pre-training."""
+    store = ResultStore(tmp_path / "db.sqlite")
+    spec = parse_spec(yaml.safe_load(write_spec(tmp_path / "s.yaml").read_text()), "s.yaml")
+    run_cells(expand_cells(spec, "mini", tmp_path), store, fake_executor, log=lambda s: None)
+    old_keys = {}
+    with sqlite3.connect(store.path) as db:        # rewrite the records as older code wrote them
+        for cell_id, key, configs in db.execute("SELECT cell_id, pretrain_key, configs FROM "
+                                                "cells WHERE pretrain_key IS NOT NULL").fetchall():
+            configs = json.loads(configs)
+            del configs["pretrain"]["split_seed"]
+            old_keys[key] = f"old{key}"
+            db.execute("UPDATE cells SET pretrain_key = ?, configs = ? WHERE cell_id = ?",
+                       (f"old{key}", json.dumps(configs), cell_id))
+    for key, old in old_keys.items():
+        (tmp_path / "pretrain" / key).rename(tmp_path / "pretrain" / old)
+        (tmp_path / "pretrain" / old / "backbone.pt").touch()
+    later = parse_spec(dict(yaml.safe_load(write_spec(tmp_path / "l.yaml", finetune={
+        "epochs": 7}).read_text()), name="later"), "l.yaml")
+    messages = []
+    summary = run_cells(expand_cells(later, "mini", tmp_path), store, fake_executor,
+                        log=messages.append)
+    assert summary.ran == 12 and any(f"linked {len(old_keys)} pre-training" in m
+                                     for m in messages)
+    for key, old in old_keys.items():
+        assert os.readlink(tmp_path / "pretrain" / key) == old
+    other = parse_spec(dict(yaml.safe_load(write_spec(tmp_path / "o.yaml", pretrain={
+        "steps": 6}).read_text()), name="other"), "o.yaml")
+    cells = expand_cells(other, "mini", tmp_path)
+    run_cells(cells, store, fake_executor, log=messages.append)
+    assert not any(Path(c.pretrain.out).is_symlink() for c in cells if c.pretrain)

@@ -37,6 +37,7 @@ from typing import Any
 
 from synthcl.errors import SynthclError, show_warnings_on_one_line
 from synthcl.experiments import verdict
+from synthcl.experiments.adopt import adopt_pretrainings
 from synthcl.experiments.cells import Cell
 from synthcl.experiments.store import ResultStore, code_version, now, write_cell_file
 from synthcl.utils.progress import progress
@@ -232,6 +233,10 @@ def run_cells(cells: list[Cell], store: ResultStore, executor: Executor = execut
     imported = store.import_cell_files()
     if imported:
         log(f"imported {imported} finished cell result file(s) from {store.results_dir / 'cells'}")
+    adopted = adopt_pretrainings(cells, store)
+    if adopted:
+        log(f"linked {adopted} pre-training folder(s) to finished ones of the same settings "
+            f"recorded under an older key")
     groups = plan(cells, store)
     summary = RunSummary(done_before=len(groups["done"]), not_run=len(groups["not_run"]))
     for cell in groups["not_run"]:

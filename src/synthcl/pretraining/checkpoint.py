@@ -33,10 +33,12 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def check_same_run(config: Any, saved: dict[str, Any], out: Path) -> None:
-    """Resuming with other settings than the run was started with is an error."""
-    now = dataclasses.asdict(config)
-    changed = [f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in now
-               if k not in OPERATIONAL and saved.get(k) != now[k]]
+    """Resuming with other settings than the run was started with is an error. A setting the
+    saved run lacks (added to the code since) counts as its default."""
+    now, defaults = dataclasses.asdict(config), dataclasses.asdict(type(config)())
+    was = {k: saved.get(k, defaults[k]) for k in now}
+    changed = [f"{k}={was[k]!r} (now {now[k]!r})" for k in now
+               if k not in OPERATIONAL and was[k] != now[k]]
     if changed:
         raise SynthclError(
             f"--resume: the run in {out} was started with {', '.join(changed)}; resume it with "
