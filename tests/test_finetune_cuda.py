@@ -1,4 +1,5 @@
-"""Fine-tuning on a CUDA device, probes included, from scratch and from a pre-trained backbone."""
+"""Fine-tuning on a CUDA device, probes included, from scratch and (LP-FT) from a pre-trained
+backbone."""
 
 import math
 
@@ -20,7 +21,8 @@ def test_finetune_seed_runs_on_cuda_with_probes_of_both_starts(tmp_path):
                                          device="cuda", out=str(tmp_path / "pre")), data)
     for init in ("scratch", pretrained.backbone_path):
         config = FinetuneConfig(n=8, init=str(init), width=8, epochs=2, lr_step=1,
-                                batch_sizes=[4], lrs=[0.01], device="cuda", eval_batch_size=8)
+                                batch_sizes=[4], lrs=[0.01], device="cuda", eval_batch_size=8,
+                                probe_head=init != "scratch")     # LP-FT from the pre-training
         result = finetune_seed(config, data, 0)
         assert 0.0 <= result["balanced_accuracy"] <= 1.0 and math.isfinite(result["val_loss"])
         starts = {"random"} if init == "scratch" else {"random", "pretrained"}

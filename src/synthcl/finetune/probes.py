@@ -157,6 +157,7 @@ def probe_backbone(backbone: torch.nn.Module, train: Split, val: Split, test: Sp
                    class_names: Sequence[str], device: torch.device, batch_size: int = 512
                    ) -> dict:
     """Both probes of a frozen ``backbone`` on the halves and the test split."""
+    backbone = backbone.to(device)
     halves = frozen_halves(backbone, train, val, len(class_names), device, batch_size)
     return probe(halves, lambda: (features(backbone, test, device, batch_size), test.labels),
                  class_names)
