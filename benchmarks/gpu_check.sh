@@ -5,7 +5,9 @@
 #   3. pre-training throughput of ResNet-50 at 224x224: bf16 autocast + channels_last against
 #      both off, as a ratio (benchmarks/bench_pretrain.py --compare precision);
 #   4. the synthcl loop against the plain PIL/DataLoader loop on the same GPU.
-# Run from the repository root: bash benchmarks/gpu_check.sh
+# Run from the repository root: bash benchmarks/gpu_check.sh. On a machine without ../shared
+# (the device machine), first bash benchmarks/gpu_data.sh here, carry .gpudata and run with
+# SYNTHCL_SHARED_DATA=$PWD/.gpudata, or the two tests that read PneumoniaMNIST skip.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

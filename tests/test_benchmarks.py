@@ -65,3 +65,25 @@ def test_paired_scales_pairs_a_results_database_with_itself_to_zero():
     assert lines[0] == ("| After − before | pcam N40, Balanced accuracy (fine-tuned) | "
                         "pneumoniamnist N40, Balanced accuracy (fine-tuned) |")
     assert "| Ours (RC) | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] |" in lines
+
+
+def test_gpu_data_keeps_the_first_files_of_each_pcam_train_class(tmp_path):
+    shared = tmp_path / "shared"
+    for split, count in (("train", 3), ("valid", 1), ("test", 2)):
+        for label in ("0", "1"):
+            (shared / "pcam" / split / label).mkdir(parents=True)
+            for i in range(count):
+                (shared / "pcam" / split / label / f"p{label}{i}.jpg").write_bytes(b"x")
+    (shared / "pneumoniamnist").mkdir()
+    (shared / "pneumoniamnist" / "pneumoniamnist.npz").write_bytes(b"npz")
+    dest = tmp_path / "gpudata"
+    done = subprocess.run(["bash", str(BENCH / "gpu_data.sh"), str(shared), str(dest), "2"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    kept = sorted(p.name for p in (dest / "pcam" / "train" / "1").iterdir())
+    assert kept == ["p10.jpg", "p11.jpg"]
+    assert len(list((dest / "pcam" / "test").rglob("*.jpg"))) == 4
+    assert (dest / "pneumoniamnist" / "pneumoniamnist.npz").read_bytes() == b"npz"
+    missing = subprocess.run(["bash", str(BENCH / "gpu_data.sh"), str(tmp_path / "none")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "not found" in missing.stderr
