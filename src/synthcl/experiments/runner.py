@@ -4,7 +4,8 @@ Resuming: a cell whose ``done`` record is in the database is skipped (its settin
 changed: a different config hash is an error, use another ``--results`` file); a cell whose exact
 settings were finished by another spec (same config hash) reuses that record (``reused_from``).
 Pre-trainings run with ``resume=True`` in ``RESULTS_DIR/pretrain/<key>/``: a finished one returns
-at once, a killed one continues from its checkpoint. A cell's record is written in one transaction
+at once, a killed one continues from its checkpoint, and one recorded under the key of older code
+is linked (:mod:`synthcl.experiments.adopt`). A cell's record is written in one transaction
 once the cell is complete, so a kill loses at most the cells in flight.
 
 Parallel runs (``workers > 1``) use spawned processes, one per GPU when there are GPUs (several
