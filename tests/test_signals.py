@@ -220,6 +220,7 @@ def test_no_signal_to_pretrain_is_lost(tmp_path, monkeypatch, capsys):
                 status = main([str(a) for a in args])
         except Interrupted as exc:
             status = exit_status(exc)
+        timer.cancel()      # a command that ended first must not leave the signal to kill pytest
         timer.join()
         assert status == STATUS[signum], capsys.readouterr().err
         assert time.monotonic() - started < 1.0 + PROMPT_S
