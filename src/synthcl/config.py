@@ -29,6 +29,12 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def with_defaults(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Settings saved by any version of the code, each one they lack at ``cls``'s default (a
+    setting is added at the default that computes what the code did before it)."""
+    return {**dataclasses.asdict(cls()), **values}
+
+
 def config_hash(config: Any, length: int = 12) -> str:
     """A short stable hash of a configuration (dataclass or dict)."""
     data = to_dict(config) if dataclasses.is_dataclass(config) else config

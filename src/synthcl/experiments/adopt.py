@@ -10,7 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from synthcl.config import to_dict
+from synthcl.config import to_dict, with_defaults
 from synthcl.experiments.cells import Cell
 from synthcl.experiments.store import ResultStore
 from synthcl.pretraining.config import OPERATIONAL, PretrainConfig
@@ -20,9 +20,9 @@ FINISHED = "backbone.pt"
 
 def settings_text(values: dict) -> str:
     """The settings that decide what a pre-training computes, absent ones at their defaults."""
-    defaults = dataclasses.asdict(PretrainConfig())
-    return json.dumps({k: values.get(k, default) for k, default in defaults.items()
-                       if k not in OPERATIONAL}, sort_keys=True, default=str)
+    filled = with_defaults(PretrainConfig, values)
+    return json.dumps({f.name: filled[f.name] for f in dataclasses.fields(PretrainConfig)
+                       if f.name not in OPERATIONAL}, sort_keys=True, default=str)
 
 
 def adopt_pretrainings(cells: list[Cell], store: ResultStore) -> int:

@@ -36,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from synthcl.config import with_defaults
 from synthcl.errors import SynthclError, show_warnings_on_one_line
 from synthcl.experiments import verdict
 from synthcl.experiments.adopt import adopt_pretrainings
@@ -187,11 +188,10 @@ def changed_settings(record: dict[str, Any], cell: Cell) -> list[str]:
         if (before is None) != (after is None):
             changed.append(section)
             continue
-        defaults = dataclasses.asdict(cls())
+        was = with_defaults(cls, before or {})
         for key in sorted((set(before or {}) | set(after or {})) - ignored):
-            was = before.get(key, defaults.get(key))
-            if was != after.get(key):
-                changed.append(f"{section}.{key}: {was!r} -> {after.get(key)!r}")
+            if was.get(key) != after.get(key):
+                changed.append(f"{section}.{key}: {was.get(key)!r} -> {after.get(key)!r}")
     return changed
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from synthcl.config import with_defaults
 from synthcl.errors import SynthclError
 from synthcl.pretraining.config import OPERATIONAL
 
@@ -35,8 +36,7 @@ def restore_rng(state: dict[str, Any]) -> None:
 def check_same_run(config: Any, saved: dict[str, Any], out: Path) -> None:
     """Resuming with other settings than the run was started with is an error. A setting the
     saved run lacks (added to the code since) counts as its default."""
-    now, defaults = dataclasses.asdict(config), dataclasses.asdict(type(config)())
-    was = {k: saved.get(k, defaults[k]) for k in now}
+    now, was = dataclasses.asdict(config), with_defaults(type(config), saved)
     changed = [f"{k}={was[k]!r} (now {now[k]!r})" for k in now
                if k not in OPERATIONAL and was[k] != now[k]]
     if changed:
