@@ -19,4 +19,6 @@ def show_warnings_on_one_line() -> None:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"synthcl: warning: {message}", file=sys.stderr)
+    # one write of the whole line: print's separate newline let two workers' lines interleave
+    sys.stderr.write(f"synthcl: warning: {message}\n")
+    sys.stderr.flush()
